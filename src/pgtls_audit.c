@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgtls_audit.c
+ *	  Module entry point: settings, hook installation, and the SQL functions
+ *	  that report whether the module is active.
+ *
+ * Loaded through shared_preload_libraries the module installs its hooks
+ * (see audit_hooks.c).  Loaded any other way (CREATE EXTENSION in a server
+ * that does not preload it) it installs nothing, and pgtls_audit.status()
+ * and the install script say that connection auditing is inactive.
+ *
+ * src/pgtls_audit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+PGTLS_MODULE_MAGIC;
+
+bool		pgtls_audit_log_connections = true;
+bool		pgtls_audit_log_failures = true;
+int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
+int			pgtls_audit_log_level = LOG;
+int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
+bool		pgtls_audit_preloaded = false;
+
+static const struct config_enum_entry log_format_options[] = {
+	{"text", AUDIT_FORMAT_TEXT, false},
+	{"json", AUDIT_FORMAT_JSON, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry log_level_options[] = {
+	{"debug5", DEBUG5, false},
+	{"debug4", DEBUG4, false},
+	{"debug3", DEBUG3, false},
+	{"debug2", DEBUG2, false},
+	{"debug1", DEBUG1, false},
+	{"info", INFO, false},
+	{"notice", NOTICE, false},
+	{"warning", WARNING, false},
+	{"log", LOG, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry min_protocol_options[] = {
+	{"TLSv1", TLS_RANK_TLSV1, false},
+	{"TLSv1.1", TLS_RANK_TLSV1_1, false},
+	{"TLSv1.2", TLS_RANK_TLSV1_2, false},
+	{"TLSv1.3", TLS_RANK_TLSV1_3, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * Settings are defined in every case so that SHOW and pg_settings work
+	 * even where the module is only loaded by CREATE EXTENSION.
+	 */
+	DefineCustomBoolVariable("pgtls_audit.log_connections",
+							 "Writes an audit record for each successful connection.",
+							 NULL,
+							 &pgtls_audit_log_connections,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgtls_audit.log_failures",
+							 "Writes an audit record for each failed, rejected or aborted connection attempt.",
+							 NULL,
+							 &pgtls_audit_log_failures,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pgtls_audit.log_format",
+							 "Format of audit records in the server log.",
+							 "text: one line of key=value pairs; json: one JSON object.",
+							 &pgtls_audit_log_format,
+							 AUDIT_FORMAT_TEXT,
+							 log_format_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pgtls_audit.log_level",
+							 "Message level of audit records in the server log.",
+							 NULL,
+							 &pgtls_audit_log_level,
+							 LOG,
+							 log_level_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pgtls_audit.policy_min_protocol",
+							 "Lowest TLS protocol version the audit policy accepts.",
+							 "Connections below it are marked policy=below_min_protocol; they are not refused.",
+							 &pgtls_audit_policy_min_protocol,
+							 TLS_RANK_TLSV1_2,
+							 min_protocol_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	pgtls_audit_preloaded = true;
+
+	MarkGUCPrefixReserved("pgtls_audit");
+
+	audit_hooks_install();
+}
+
+/*
+ * pgtls_audit.status(): is connection auditing active in this server?
+ */
+PG_FUNCTION_INFO_V1(pgtls_audit_status);
+
+Datum
+pgtls_audit_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	values[0] = BoolGetDatum(pgtls_audit_preloaded);
+	values[1] = CStringGetTextDatum(PGTLS_AUDIT_VERSION);
+	values[2] = Int32GetDatum(PGTLS_AUDIT_RECORD_VERSION);
+	values[3] = CStringGetTextDatum(PGTLS_AUDIT_MARKER);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * Called by the install script: warn when the module is not preloaded, so
+ * that CREATE EXTENSION says plainly that nothing is being audited.
+ */
+PG_FUNCTION_INFO_V1(pgtls_audit_check_preloaded);
+
+Datum
+pgtls_audit_check_preloaded(PG_FUNCTION_ARGS)
+{
+	if (!pgtls_audit_preloaded)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgtls_audit is not loaded via shared_preload_libraries, so connection auditing is inactive"),
+				 errhint("Add pgtls_audit to shared_preload_libraries in postgresql.conf and restart the server.")));
+	PG_RETURN_BOOL(pgtls_audit_preloaded);
+}

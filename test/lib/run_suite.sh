@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# run_suite.sh WORKDIR PGVERSION: the test suite proper, run by test/run as
+# the postgres user in a private copy of the tree.  Generates the PKI,
+# starts a TLS cluster for pg_regress (stopped on any exit), runs pg_regress
+# and every TAP test in test/t, and writes test-summary.txt whose last line
+# is "N passed, N failed" (one count per pg_regress test and per TAP
+# assertion).
+set -uo pipefail
+work=$1
+v=$2
+bindir=/usr/lib/postgresql/$v/bin
+pgxs=$(dirname "$("$bindir/pg_config" --pgxs)")/..
+export PATH="$bindir:$PATH"
+cd "$work"
+summary=$work/test-summary.txt
+: >"$summary"
+pass=0
+fail=0
+
+echo "== generating the test PKI"
+export PGTLS_PKI=$work/test/tmp/pki
+bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation failed"; echo "0 passed, 1 failed" >>"$summary"; exit 1; }
+
+# ---- pg_regress against a TLS cluster of the harness
+echo "== pg_regress"
+source test/lib/cluster.sh
+regress_dir=$work/test/tmp/regress_cluster
+regress_port=${PGTLS_REGRESS_PORT:-55432}
+trap 'cluster_stop "$regress_dir"' EXIT
+if cluster_start "$regress_dir" "$regress_port" "$PGTLS_PKI" \
+	"pgtls_audit.log_format = 'json'"; then
+	export PGTLS_LOGFILE=$regress_dir/server.log
+	make -s installcheck PG_CONFIG="$bindir/pg_config" PGHOST=/tmp PGPORT="$regress_port" \
+		PGUSER=postgres >"$work/regress.out" 2>&1
+	cat "$work/regress.out"
+	# pg_regress 15 prints "test x ... ok", 16+ prints "ok N - x"
+	p=$(grep -cE '^(test [^ ]+ +\.\.\. ok|ok +[0-9]+ +[-+] )' "$work/regress.out" || true)
+	f=$(grep -cE '^(test [^ ]+ +\.\.\. FAILED|not ok +[0-9]+ )' "$work/regress.out" || true)
+	[ -f regression.diffs ] && cat regression.diffs
+	echo "pg_regress: $p passed, $f failed" | tee -a "$summary"
+	pass=$((pass + p)); fail=$((fail + f))
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
+else
+	echo "pg_regress: could not start the cluster" | tee -a "$summary"
+	fail=$((fail + 1))
+fi
+cluster_stop "$regress_dir"
+trap - EXIT
+
+# ---- TAP tests
+echo "== TAP tests"
+export PERL5LIB="$pgxs/src/test/perl:$work/test/lib${PERL5LIB:+:$PERL5LIB}"
+export TESTDIR=$work/test/tmp/tap TESTLOGDIR=$work/test/tmp/tap/log TESTDATADIR=$work/test/tmp/tap/data
+export PG_REGRESS=$pgxs/src/test/regress/pg_regress
+mkdir -p "$TESTLOGDIR" "$TESTDATADIR"
+for t in test/t/*.pl; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .pl)
+	out=$work/test/tmp/tap/$name.out
+	perl "$t" >"$out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$out" || true)
+	f=$(grep -c '^not ok ' "$out" || true)
+	grep -E '^not ok|^#' "$out" | head -n 60
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "$name: exited with status $rc"; tail -n 20 "$out"
+	fi
+	echo "TAP $name: $p passed, $f failed" | tee -a "$summary"
+	pass=$((pass + p)); fail=$((fail + f))
+done
+
+echo "$pass passed, $fail failed" | tee -a "$summary"
+[ "$fail" -eq 0 ]
