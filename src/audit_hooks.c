@@ -204,6 +204,8 @@ audit_finish_attempt(void)
 		if (logged_reason[0] != '\0')
 			audit_record_set_reason(&attempt, logged_reason, logged_sqlerrcode);
 
+		inventory_add(&attempt);
+
 		success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
 		if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
 		{
@@ -237,6 +239,7 @@ audit_finish_attempt(void)
 	PG_CATCH();
 	{
 		report_internal_failure(oldcontext, "write the audit record");
+		inventory_count_dropped();
 	}
 	PG_END_TRY();
 
@@ -276,6 +279,7 @@ audit_client_authentication(Port *port, int status)
 	PG_CATCH();
 	{
 		report_internal_failure(oldcontext, "capture the connection attempt");
+		inventory_count_dropped();
 		attempt_state = ATTEMPT_DONE;
 	}
 	PG_END_TRY();

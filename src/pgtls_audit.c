@@ -114,6 +114,8 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	inventory_define_settings();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -122,6 +124,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pgtls_audit");
 
 	audit_hooks_install();
+	inventory_install_hooks();
 }
 
 /*

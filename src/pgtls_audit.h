@@ -136,4 +136,10 @@ extern void append_text_value(StringInfo buf, const char *str);
 /* ---- hooks (audit_hooks.c) ---- */
 extern void audit_hooks_install(void);
 
+/* ---- inventory (inventory.c) ---- */
+extern void inventory_define_settings(void);
+extern void inventory_install_hooks(void);
+extern void inventory_add(const AuditRecord *rec);
+extern void inventory_count_dropped(void);
+
 #endif							/* PGTLS_AUDIT_H */

@@ -1,9 +1,11 @@
-/* pgtls_audit--1.0.sql: assembled from src/sql/*.sql by the Makefile */
+-- pgtls_audit--1.0.sql: assembled from the files in src/sql by the Makefile
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pgtls_audit" to load this file. \quit
 
 -- 00_schema.sql: module status.
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 CREATE FUNCTION status(
     OUT preloaded boolean,
