@@ -1,0 +1,23 @@
+# packages.sh: the Debian packages pgtls_audit's build, tests and demo need,
+# installed with apt-get when missing.  Source it, then call
+# install_packages VERSION.  As a non-root user it only reports what is
+# missing.
+
+install_packages() {
+	local v=$1 missing=() p
+	local pkgs=(postgresql-$v postgresql-server-dev-$v postgresql-client-$v
+		make gcc libc6-dev libssl-dev libkrb5-dev libipc-run-perl openssl jq
+		perl procps util-linux ca-certificates)
+	for p in "${pkgs[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]} (run as root to install them)" >&2
+		return 1
+	fi
+	echo "== installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || true
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
