@@ -41,7 +41,15 @@
 #                               client_revoked, nextUpdate in 30 days
 #   crl_stale.pem               empty CRL of the root whose nextUpdate is in
 #                               the past (issued 10 days ago, due yesterday)
-#   crl_dir/                    both CRLs plus `openssl rehash` hash links
+#   crl_root.pem                empty CRL of the root, nextUpdate in 30 days
+#   crl_chain.pem               crl.pem + crl_root.pem: as ssl_crl_file it
+#                               lets valid client certificates through (the
+#                               server wants a CRL for every CA of the chain)
+#                               and rejects client_revoked
+#   crl_dir/                    crl.pem and crl_stale.pem plus `openssl
+#                               rehash` hash links (as ssl_crl_dir it makes
+#                               every client certificate fail: root CRL
+#                               expired)
 #
 # Prints the list of files made on stdout.  Works as root and as an
 # unprivileged user; needs only openssl and coreutils (GNU date).
@@ -149,7 +157,6 @@ default_md       = sha256
 default_days     = 365
 default_crl_days = 30
 policy           = policy_any
-preserve         = yes
 unique_subject   = no
 email_in_dn      = no
 copy_extensions  = none
@@ -167,7 +174,6 @@ default_md       = sha256
 default_days     = 365
 default_crl_days = 30
 policy           = policy_any
-preserve         = yes
 unique_subject   = no
 crl_extensions   = crl_ext
 
@@ -359,11 +365,14 @@ dn=$(openssl x509 -in "$out/client_longdn.crt" -noout -subject -nameopt RFC2253,
 printf '%s\n' "${dn#subject=}" >"$out/client_longdn.dn"
 
 # Expired: OpenSSL 3.0's `x509 -req` has no -not_before/-not_after (3.4 has),
-# so this one goes through `openssl ca` with explicit dates.
+# so this one goes through `openssl ca` with explicit dates.  -preserveDN
+# keeps the request's RDN order (OpenSSL 3.0 reads "preserve" only from the
+# [ ca ] section, not from the -name section, and would otherwise reorder
+# the DN by the policy).
 csr "$out/client_expired.key" "$(client_subj regress_cert_user)" "$work/client_expired.csr"
 next_serial
 echo "$serial" >"$work/ca_intermediate/serial"
-run openssl ca -batch -notext -name ca_intermediate -in "$work/client_expired.csr" \
+run openssl ca -batch -notext -preserveDN -name ca_intermediate -in "$work/client_expired.csr" \
 	-startdate 20200101000000Z -enddate 20210101000000Z \
 	-extensions v3_client_rsa -out "$out/client_expired.crt"
 write_meta client_expired
@@ -378,6 +387,11 @@ stale_next=$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)
 run openssl ca -batch -name ca_root -gencrl \
 	-crl_lastupdate "$stale_last" -crl_nextupdate "$stale_next" \
 	-out "$out/crl_stale.pem"
+# PostgreSQL checks CRLs for the whole chain (X509_V_FLAG_CRL_CHECK_ALL): with
+# crl.pem alone every client certificate fails ("unable to get certificate
+# CRL" for the intermediate).  crl_chain.pem adds a current root CRL.
+run openssl ca -batch -name ca_root -gencrl -crldays 30 -out "$out/crl_root.pem"
+cat "$out/crl.pem" "$out/crl_root.pem" >"$out/crl_chain.pem"
 
 mkdir "$out/crl_dir"
 cp "$out/crl.pem" "$out/crl_stale.pem" "$out/crl_dir/"
@@ -391,7 +405,15 @@ run openssl verify -CAfile "$out/ca_bundle.crt" "$out/client_regress_cert_user.c
 [ "$(openssl x509 -in "$out/client_expired.crt" -noout -enddate)" = "notAfter=Jan  1 00:00:00 2021 GMT" ]
 [ "$(grep -c 'BEGIN CERTIFICATE' "$out/server.crt")" -eq 2 ]
 [ "$(LC_ALL=C wc -c <"$out/client_longdn.dn")" -gt 121 ]
-[ "$(ls "$out/crl_dir" | grep -cE '^[0-9a-f]{8}\.r[0-9]+$')" -eq 2 ]
+hash_links=("$out"/crl_dir/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].r[0-9])
+[ ${#hash_links[@]} -eq 2 ] && [ -e "${hash_links[0]}" ] && [ -e "${hash_links[1]}" ]
+run openssl verify -crl_check_all -CAfile "$out/ca_bundle.crt" -CRLfile "$out/crl_chain.pem" \
+	"$out/client_regress_bob.crt" >/dev/null
+if openssl verify -crl_check_all -CAfile "$out/ca_bundle.crt" -CRLfile "$out/crl_chain.pem" \
+	"$out/client_revoked.crt" >/dev/null 2>&1; then
+	echo "make_pki.sh: client_revoked.crt is not revoked by crl_chain.pem" >&2
+	exit 1
+fi
 
 chmod 0600 "$out"/*.key
 chmod 0644 "$out"/*.crt "$out"/*.pem "$out"/*.serial "$out"/*.fp256 "$out"/*.dn
