@@ -11,14 +11,15 @@
 SELECT preloaded, record_version, log_marker FROM pgtls_audit.status();
 
 -- The audit records written by one backend, parsed.
+CREATE TABLE regress_logfile AS SELECT :'logfile'::text AS path;
 CREATE FUNCTION regress_records_of(p integer) RETURNS SETOF jsonb
 LANGUAGE sql AS $$
   SELECT (m[1])::jsonb
-  FROM regexp_split_to_table(pg_read_file(current_setting('regress.logfile')), E'\n') AS l,
+  FROM regress_logfile,
+       regexp_split_to_table(pg_read_file(path), E'\n') AS l,
        regexp_match(l, 'PGTLS_AUDIT (\{.*\})$') AS m
   WHERE m IS NOT NULL AND (m[1])::jsonb->>'pid' = p::text
 $$;
-SELECT set_config('regress.logfile', :'logfile', false) IS NOT NULL AS logfile_set;
 
 \set base 'host=127.0.0.1 port=' :port ' dbname=contrib_regression sslrootcert=' :pki '/root.crt'
 \set nocert ' sslcert=' :pki '/no-such.crt sslkey=' :pki '/no-such.key'
@@ -26,11 +27,11 @@ SELECT set_config('regress.logfile', :'logfile', false) IS NOT NULL AS logfile_s
 
 -- 1. TLS 1.3 with a client certificate (cert method)
 \set c :base ' user=regress_cert_user sslmode=verify-full sslcert=' :pki '/client_regress_cert_user.crt sslkey=' :pki '/client_regress_cert_user.key'
-\connect :'c'
+\connect :"c"
 SELECT pid AS tls_pid, version AS tls_version, cipher AS tls_cipher,
        bits AS tls_bits, client_serial AS tls_serial
 FROM pg_stat_ssl WHERE pid = pg_backend_pid() \gset
-\connect :'admin'
+\connect :"admin"
 SELECT count(*) AS records FROM regress_records_of(:tls_pid);
 SELECT r->>'event' AS event, r->>'outcome' AS outcome, r->>'user' AS "user",
        r->>'database' AS database, r->'ssl' AS ssl, r->>'protocol' AS protocol,
@@ -50,10 +51,10 @@ FROM regress_records_of(:tls_pid) r;
 
 -- 2. TLS 1.2 forced by the client, password authentication
 \set c :base ' user=regress_alice password=regress_pw sslmode=verify-full ssl_max_protocol_version=TLSv1.2' :nocert
-\connect :'c'
+\connect :"c"
 SELECT pid AS tls_pid, version AS tls_version, cipher AS tls_cipher
 FROM pg_stat_ssl WHERE pid = pg_backend_pid() \gset
-\connect :'admin'
+\connect :"admin"
 SELECT r->>'outcome' AS outcome, r->>'protocol' AS protocol,
        r->>'protocol' = :'tls_version' AS same_version,
        r->>'cipher' = :'tls_cipher' AS same_cipher,
@@ -63,9 +64,9 @@ FROM regress_records_of(:tls_pid) r;
 
 -- 3. plaintext, on the hostnossl line
 \set c :base ' user=regress_plain_user password=regress_pw sslmode=disable'
-\connect :'c'
+\connect :"c"
 SELECT pg_backend_pid() AS plain_pid \gset
-\connect :'admin'
+\connect :"admin"
 SELECT r->>'outcome' AS outcome, r->'ssl' AS ssl, r->'protocol' AS protocol,
        r->>'policy' AS policy, r->'hba_line' AS hba_line
 FROM regress_records_of(:plain_pid) r;
@@ -76,3 +77,4 @@ SELECT r->>'outcome' AS outcome, r->>'remote_host' AS remote_host,
 FROM regress_records_of(pg_backend_pid()) r;
 
 DROP FUNCTION regress_records_of(integer);
+DROP TABLE regress_logfile;

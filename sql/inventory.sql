@@ -15,10 +15,10 @@ FROM pgtls_audit.stats;
 
 -- two certificate logins over TLS
 \set c :base ' user=regress_cert_user sslmode=verify-full sslcert=' :pki '/client_regress_cert_user.crt sslkey=' :pki '/client_regress_cert_user.key'
-\connect :'c'
-\connect :'c'
+\connect :"c"
+\connect :"c"
 SELECT client_serial AS cert_serial FROM pg_stat_ssl WHERE pid = pg_backend_pid() \gset
-\connect :'admin'
+\connect :"admin"
 
 SELECT user_name, database_name, client_addr, ssl, protocol, auth_method,
        outcome, connections, issuer_dn, client_serial = :'cert_serial' AS same_serial,

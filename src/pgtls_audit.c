@@ -114,10 +114,11 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
-	inventory_define_settings();
-
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* sizes of shared memory: only meaningful, and only allowed, here */
+	inventory_define_settings();
 
 	pgtls_audit_preloaded = true;
 

@@ -111,7 +111,8 @@ sub attempt
 	}
 	push @conn, "ssl_max_protocol_version=$o{max_protocol}" if $o{max_protocol};
 	push @conn, "ssl_min_protocol_version=$o{min_protocol}" if $o{min_protocol};
-	push @conn, "application_name=$o{appname}" if defined $o{appname};
+	push @conn, "application_name='" . ($o{appname} =~ s/(['\\])/\\$1/gr) . "'"
+	  if defined $o{appname};
 	my $sql = $o{sql} // 'select pg_backend_pid()';
 	local %ENV = %ENV;
 	delete $ENV{$_} for qw(PGPASSWORD PGSSLCERT PGSSLKEY PGSSLMODE PGSERVICE);

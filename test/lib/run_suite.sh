@@ -9,7 +9,7 @@ set -uo pipefail
 work=$1
 v=$2
 bindir=/usr/lib/postgresql/$v/bin
-pgxs=$(dirname "$("$bindir/pg_config" --pgxs)")/..
+pgxs=$(cd "$(dirname "$("$bindir/pg_config" --pgxs)")/../.." && pwd)
 export PATH="$bindir:$PATH"
 cd "$work"
 summary=$work/test-summary.txt

@@ -134,21 +134,23 @@ sub run_battery
 	is($s->{version}, 'TLSv1.2', "$format tls12: pg_stat_ssl agrees");
 	like($r->{cipher}, qr/^ECDHE-/, "$format tls12: a TLS 1.2 suite");
 
-	# --- client certificate login (cert method)
+	# --- client certificate login (cert method); PostgreSQL records the
+	# certificate's DN as the authenticated identity of cert auth
+	my $cert_dn = Encode::decode('UTF-8', openssl_field('client_regress_cert_user',
+			'-subject', '-nameopt', 'RFC2253,-esc_msb') =~ s/^subject=//r);
 	($res, $r) = one_attempt("$format cert", user => 'regress_cert_user',
 		cert => 'client_regress_cert_user', sql => $ssl_sql);
 	is($res->{rc}, 0, "$format cert: connected") or diag $res->{stderr};
 	$s = ssl_row($res);
 	check_common("$format cert", $r,
 		outcome => 'success', pid => $s->{pid}, client_cert => JSON::PP::true,
-		client_dn => Encode::decode('UTF-8', openssl_field('client_regress_cert_user',
-			'-subject', '-nameopt', 'RFC2253,-esc_msb') =~ s/^subject=//r),
+		client_dn => $cert_dn,
 		issuer_dn => 'CN=pgtls_audit Test Intermediate CA',
 		client_serial => pki_value('client_regress_cert_user.serial'),
 		client_fingerprint_sha256 => pki_value('client_regress_cert_user.fp256'),
 		client_not_after => cert_not_after('client_regress_cert_user'),
 		hba_line => $line{cert}, auth_method => 'cert',
-		identity => 'regress_cert_user', cipher => $s->{cipher});
+		identity => $cert_dn, cipher => $s->{cipher});
 	is($r->{client_serial}, $s->{serial}, "$format cert: serial equals pg_stat_ssl");
 	is(lc $r->{client_serial_hex},
 		lc(openssl_field('client_regress_cert_user', '-serial') =~ s/^serial=//r),

@@ -23,7 +23,7 @@ $node->safe_psql('postgres', 'GRANT pg_read_all_stats TO regress_app');
 my $ssl_line = hba_line_of($node, qr/^hostssl\s+all\s+all/);
 my $cert_line = hba_line_of($node, qr/regress_cert_user/);
 
-sub q { return $node->safe_psql('postgres', $_[0]); }
+sub sql_value { return $node->safe_psql('postgres', $_[0]); }
 
 # ---- exact counts under a parallel load: N clients x M TLS connections
 $node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
@@ -41,35 +41,35 @@ for my $u (@users)
 my $all_ok = 1;
 for my $h (@h) { $h->finish or $all_ok = 0; }
 ok($all_ok, "parallel load: $N clients x $M connections all succeeded");
-is(q("SELECT sum(connections) FROM pgtls_audit.clients WHERE user_name LIKE 'regress_%' AND outcome = 'success'"),
+is(sql_value("SELECT sum(connections) FROM pgtls_audit.clients WHERE user_name LIKE 'regress_%' AND outcome = 'success'"),
 	$N * $M, 'clients: exactly N*M successful connections counted');
 for my $u (@users)
 {
-	is(q("SELECT connections FROM pgtls_audit.clients WHERE user_name = '$u'"),
+	is(sql_value("SELECT connections FROM pgtls_audit.clients WHERE user_name = '$u'"),
 		$M, "clients: $u counted exactly $M times");
 }
-is(q("SELECT protocol FROM pgtls_audit.clients WHERE user_name = 'regress_alice'"),
+is(sql_value("SELECT protocol FROM pgtls_audit.clients WHERE user_name = 'regress_alice'"),
 	'TLSv1.3', 'clients: protocol');
-is(q("SELECT ssl::text || coalesce(protocol, 'null') FROM pgtls_audit.clients WHERE user_name = 'regress_plain_user'"),
+is(sql_value("SELECT ssl::text || coalesce(protocol, 'null') FROM pgtls_audit.clients WHERE user_name = 'regress_plain_user'"),
 	'falsenull', 'clients: the plaintext client is visible as such');
-is(q("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $ssl_line"),
+is(sql_value("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $ssl_line"),
 	3 * $M, 'hba_usage: attempts on the hostssl line');
-is(q("SELECT count(*) FROM pgtls_audit.connections WHERE user_name LIKE 'regress_%'"),
+is(sql_value("SELECT count(*) FROM pgtls_audit.connections WHERE user_name LIKE 'regress_%'"),
 	$N * $M, 'connections: every attempt in the ring');
-is(q('SELECT records_dropped FROM pgtls_audit.stats'), 0, 'stats: nothing dropped');
+is(sql_value('SELECT records_dropped FROM pgtls_audit.stats'), 0, 'stats: nothing dropped');
 
 # ---- failures are in the inventory too
 attempt($node, user => 'regress_alice', password => 'wrong');
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pgtls_audit.connections WHERE user_name = 'regress_alice' AND outcome = 'failed'")
   or die 'failure not recorded';
-is(q("SELECT event || '|' || reason || '|' || sqlstate FROM pgtls_audit.connections WHERE user_name = 'regress_alice' AND outcome = 'failed'"),
+is(sql_value("SELECT event || '|' || reason || '|' || sqlstate FROM pgtls_audit.connections WHERE user_name = 'regress_alice' AND outcome = 'failed'"),
 	'auth|password authentication failed for user "regress_alice"|28P01', 'connections: failed attempt with reason');
-is(q("SELECT failures FROM pgtls_audit.hba_usage WHERE hba_line = $ssl_line"), 1, 'hba_usage: the failure');
+is(sql_value("SELECT failures FROM pgtls_audit.hba_usage WHERE hba_line = $ssl_line"), 1, 'hba_usage: the failure');
 attempt($node, user => 'regress_cert_user', cert => 'client_untrusted');
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pgtls_audit.connections WHERE event = 'handshake'") or die 'handshake failure not recorded';
-is(q("SELECT outcome || '|' || client_serial FROM pgtls_audit.connections WHERE event = 'handshake'"),
+is(sql_value("SELECT outcome || '|' || client_serial FROM pgtls_audit.connections WHERE event = 'handshake'"),
 	'failed|' . (slurp_text("$pki/client_untrusted.serial") =~ s/\s+$//r),
 	'connections: handshake failure with the refused certificate');
 
@@ -79,16 +79,16 @@ is($res->{rc}, 0, 'cert login');
 $res = attempt($node, user => 'regress_alice', password => 'regress_pw', cert => 'client_expiring');
 is($res->{rc}, 0, 'password login presenting a soon-expiring certificate');
 my $serial = slurp_text("$pki/client_regress_cert_user.serial") =~ s/\s+$//r;
-is(q("SELECT roles::text || '|' || connections || '|' || (not_after > now()) FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
+is(sql_value("SELECT roles::text || '|' || connections || '|' || (not_after > now()) FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
 	'{regress_cert_user}|1|true', 'client_certificates: roles, count');
 my $enddate = `openssl x509 -in $pki/client_regress_cert_user.crt -noout -enddate`;
 $enddate =~ s/^notAfter=//;
 chomp $enddate;
-is(q("SELECT not_after = '$enddate'::timestamptz FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
+is(sql_value("SELECT not_after = '$enddate'::timestamptz FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
 	't', 'client_certificates: not_after equals the certificate');
-is(q("SELECT string_agg(subject_dn, ',') FROM pgtls_audit.client_certificates WHERE days_left < 30"),
+is(sql_value("SELECT string_agg(subject_dn, ',') FROM pgtls_audit.client_certificates WHERE days_left < 30"),
 	'CN=regress_alice,OU=clients,O=pgtls_audit tests', 'client_certificates: the one expiring within 30 days')
-  or diag q('SELECT * FROM pgtls_audit.client_certificates');
+  or diag sql_value('SELECT * FROM pgtls_audit.client_certificates');
 
 # ---- privileges: pg_stat_statements style
 my ($ret, $out, $err) = $node->psql('postgres', 'SET ROLE regress_alice; SELECT DISTINCT user_name FROM pgtls_audit.connections');
@@ -109,17 +109,17 @@ is($ret, 0, 'reset can be granted');
 
 # ---- persistence across a clean restart
 attempt($node, user => 'regress_cert_user', cert => 'client_regress_cert_user') for 1 .. 3;
-my $before_clients = q("SELECT connections FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'");
-my $before_hba = q("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $cert_line");
-my $before_cert = q("SELECT connections FROM pgtls_audit.client_certificates WHERE serial = '$serial'");
+my $before_clients = sql_value("SELECT connections FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'");
+my $before_hba = sql_value("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $cert_line");
+my $before_cert = sql_value("SELECT connections FROM pgtls_audit.client_certificates WHERE serial = '$serial'");
 is($before_clients, 3, 'three cert logins before restart');
 $node->restart;
 ok(-f $node->data_dir . '/pg_stat/pgtls_audit.stat' || 1, 'state file handled at start');
-is(q("SELECT connections FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'"),
+is(sql_value("SELECT connections FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'"),
 	$before_clients, 'clients survive a restart');
-is(q("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $cert_line"),
+is(sql_value("SELECT attempts FROM pgtls_audit.hba_usage WHERE hba_line = $cert_line"),
 	$before_hba, 'hba_usage survives a restart');
-is(q("SELECT connections FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
+is(sql_value("SELECT connections FROM pgtls_audit.client_certificates WHERE serial = '$serial'"),
 	$before_cert, 'client_certificates survive a restart');
 ok(!-f $node->data_dir . '/pg_stat/pgtls_audit.stat', 'state file removed once loaded');
 
@@ -146,7 +146,7 @@ for my $damage ('corrupt', 'truncated')
 	my $log = substr(slurp_text($node->logfile), $off);
 	like($log, qr/WARNING:  pgtls_audit inventory file "pg_stat\/pgtls_audit.stat" is corrupt or from another version/,
 		"$damage: WARNING at start");
-	is(q("SELECT count(*) FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'"), 0,
+	is(sql_value("SELECT count(*) FROM pgtls_audit.clients WHERE user_name = 'regress_cert_user'"), 0,
 		"$damage: empty start, server up");
 }
 
