@@ -47,6 +47,3 @@ SELECT count(*) FROM pgtls_audit.client_certificates;
 SELECT * FROM pgtls_audit.hba_usage;
 SELECT pgtls_audit.reset();
 RESET ROLE;
-
--- bad calls are refused clearly
-SELECT * FROM pgtls_audit.connections_raw() LIMIT 0;

@@ -32,11 +32,16 @@ if cluster_start "$regress_dir" "$regress_port" "$PGTLS_PKI" \
 	export PGTLS_LOGFILE=$regress_dir/server.log
 	make -s installcheck PG_CONFIG="$bindir/pg_config" PGHOST=/tmp PGPORT="$regress_port" \
 		PGUSER=postgres >"$work/regress.out" 2>&1
+	regress_rc=$?
 	cat "$work/regress.out"
 	# pg_regress 15 prints "test x ... ok", 16+ prints "ok N - x"
 	p=$(grep -cE '^(test [^ ]+ +\.\.\. ok|ok +[0-9]+ +[-+] )' "$work/regress.out" || true)
 	f=$(grep -cE '^(test [^ ]+ +\.\.\. FAILED|not ok +[0-9]+ )' "$work/regress.out" || true)
 	[ -f regression.diffs ] && cat regression.diffs
+	if [ $regress_rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "pg_regress exited with status $regress_rc"
+	fi
 	echo "pg_regress: $p passed, $f failed" | tee -a "$summary"
 	pass=$((pass + p)); fail=$((fail + f))
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
