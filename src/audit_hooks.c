@@ -83,6 +83,16 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 
 static void audit_finish_attempt(void);
 
+/* pgtls_audit.debug_inject_failure: an ERROR where a real bug would raise one */
+static void
+maybe_inject_failure(void)
+{
+	if (pgtls_audit_debug_inject_failure)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("failure injected by pgtls_audit.debug_inject_failure")));
+}
+
 /*
  * Report an internal failure of this module as a WARNING, after PG_CATCH.
  * The caller's connection carries on.
@@ -191,6 +201,7 @@ audit_finish_attempt(void)
 	{
 		bool		success;
 
+		maybe_inject_failure();
 		if (!attempt_port_captured)
 		{
 			/* log-driven attempt: the Port is still intact at this point */
@@ -264,6 +275,7 @@ audit_client_authentication(Port *port, int status)
 
 	PG_TRY();
 	{
+		maybe_inject_failure();
 		audit_record_init(&attempt, port);
 		attempt_port_captured = true;
 		attempt_hook_called = true;

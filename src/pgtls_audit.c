@@ -29,6 +29,7 @@ int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
 int			pgtls_audit_log_level = LOG;
 int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
 bool		pgtls_audit_preloaded = false;
+bool		pgtls_audit_debug_inject_failure = false;
 
 static const struct config_enum_entry log_format_options[] = {
 	{"text", AUDIT_FORMAT_TEXT, false},
@@ -112,6 +113,15 @@ _PG_init(void)
 							 min_protocol_options,
 							 PGC_SIGHUP,
 							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgtls_audit.debug_inject_failure",
+							 "Makes the connection hooks fail internally (for testing only).",
+							 "Proves that an internal failure becomes a WARNING and a counted drop, never a refused login.",
+							 &pgtls_audit_debug_inject_failure,
+							 false,
+							 PGC_SIGHUP,
+							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)

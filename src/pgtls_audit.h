@@ -47,6 +47,7 @@ extern int	pgtls_audit_log_format;
 extern int	pgtls_audit_log_level;
 extern int	pgtls_audit_policy_min_protocol;
 extern bool pgtls_audit_preloaded;
+extern bool pgtls_audit_debug_inject_failure;
 
 /* ---- the audit record (audit_record.c) ---- */
 
