@@ -90,6 +90,37 @@ is(sql_value("SELECT string_agg(subject_dn, ',') FROM pgtls_audit.client_certifi
 	'CN=regress_alice,OU=clients,O=pgtls_audit tests', 'client_certificates: the one expiring within 30 days')
   or diag sql_value('SELECT * FROM pgtls_audit.client_certificates');
 
+# ---- a DN longer than the inventory's 511-byte field: cut, marked, counted;
+# the log record keeps it whole
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	# X.520 caps OU at 64 characters: use nine of 60
+	my @ous = map { chr(ord('A') + $_) x 60 } 0 .. 8;
+	my $subj = '/CN=regress_alice' . join('', map { "/OU=$_" } @ous);
+	system("openssl req -new -newkey rsa:2048 -nodes -keyout $dir/huge.key -out $dir/huge.csr "
+		  . "-subj '$subj' 2>/dev/null") == 0 or die 'csr';
+	system("openssl x509 -req -in $dir/huge.csr -CA $pki/intermediate_ca.crt -CAkey $pki/intermediate_ca.key "
+		  . "-set_serial 4242 -days 30 -out $dir/huge.crt 2>/dev/null") == 0 or die 'sign';
+	chmod 0600, "$dir/huge.key";
+	my $trunc_before = sql_value('SELECT values_truncated FROM pgtls_audit.stats');
+	my $off = log_offset($node);
+	my $conn = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=regress_alice sslmode=require '
+	  . "sslrootcert=$pki/root.crt sslcert=$dir/huge.crt sslkey=$dir/huge.key";
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'psql', '-X', '-w', '-d', $conn, '-c', 'select 1' ], '<', \undef, '>', \$o, '2>', \$e,
+		init => sub { $ENV{PGPASSWORD} = 'regress_pw' });
+	my @recs = wait_records($node, $off, 1);
+	my ($rec) = grep { ($_->{client_serial} // '') eq '4242' } @recs;
+	# RFC 2253 prints the last RDN first
+	is($rec->{client_dn}, join(',', map { "OU=$_" } reverse @ous) . ',CN=regress_alice',
+		'log record: huge DN complete');
+	my $dn = sql_value("SELECT subject_dn FROM pgtls_audit.client_certificates WHERE serial = '4242'");
+	is(length($dn), 511, 'inventory: huge DN cut to 511 bytes');
+	like($dn, qr/\.\.\.$/, 'inventory: cut DN ends with the marker');
+	cmp_ok(sql_value('SELECT values_truncated FROM pgtls_audit.stats'), '>', $trunc_before,
+		'stats: truncation counted');
+}
+
 # ---- privileges: pg_stat_statements style
 my ($ret, $out, $err) = $node->psql('postgres', 'SET ROLE regress_alice; SELECT DISTINCT user_name FROM pgtls_audit.connections');
 is($out, 'regress_alice', 'unprivileged role sees only its own connections');
