@@ -187,6 +187,38 @@ classify_attempt(void)
 	}
 }
 
+/*
+ * Write one record to the server log, never to the client.  (A function of
+ * its own so that its PG_TRY does not nest in its caller's.)
+ */
+static void
+write_record_to_log(const AuditRecord *rec)
+{
+	StringInfoData buf;
+	int			elevel = pgtls_audit_log_level;
+	CommandDest saved_dest = whereToSendOutput;
+
+	initStringInfo(&buf);
+	audit_format_record(&buf, rec, pgtls_audit_log_format);
+
+	writing_record = true;
+	whereToSendOutput = DestNone;
+	PG_TRY();
+	{
+		ereport(elevel == LOG ? LOG_SERVER_ONLY : elevel,
+				(errmsg_internal("%s", buf.data),
+				 errhidestmt(true),
+				 errhidecontext(true)));
+	}
+	PG_FINALLY();
+	{
+		whereToSendOutput = saved_dest;
+		writing_record = false;
+	}
+	PG_END_TRY();
+	pfree(buf.data);
+}
+
 /* Write the record of this backend's attempt, once. */
 static void
 audit_finish_attempt(void)
@@ -219,33 +251,7 @@ audit_finish_attempt(void)
 
 		success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
 		if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
-		{
-			StringInfoData buf;
-			int			elevel = pgtls_audit_log_level;
-
-			CommandDest saved_dest = whereToSendOutput;
-
-			initStringInfo(&buf);
-			audit_format_record(&buf, &attempt, pgtls_audit_log_format);
-
-			/* records go to the server log only, never to the client */
-			writing_record = true;
-			whereToSendOutput = DestNone;
-			PG_TRY();
-			{
-				ereport(elevel == LOG ? LOG_SERVER_ONLY : elevel,
-						(errmsg_internal("%s", buf.data),
-						 errhidestmt(true),
-						 errhidecontext(true)));
-			}
-			PG_FINALLY();
-			{
-				whereToSendOutput = saved_dest;
-				writing_record = false;
-			}
-			PG_END_TRY();
-			pfree(buf.data);
-		}
+			write_record_to_log(&attempt);
 	}
 	PG_CATCH();
 	{
