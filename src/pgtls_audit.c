@@ -15,6 +15,7 @@
  */
 #include "pgtls_audit.h"
 
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"

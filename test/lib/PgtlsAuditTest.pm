@@ -111,6 +111,7 @@ sub attempt
 	}
 	push @conn, "ssl_max_protocol_version=$o{max_protocol}" if $o{max_protocol};
 	push @conn, "ssl_min_protocol_version=$o{min_protocol}" if $o{min_protocol};
+	push @conn, "sslnegotiation=$o{negotiation}" if $o{negotiation};
 	push @conn, "application_name='" . ($o{appname} =~ s/(['\\])/\\$1/gr) . "'"
 	  if defined $o{appname};
 	my $sql = $o{sql} // 'select pg_backend_pid()';

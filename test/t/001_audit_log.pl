@@ -22,6 +22,9 @@ use PgtlsAuditTest;
 my $pki = pki();
 my $node = tls_node('audit');
 my $hba_file = $node->data_dir . '/pg_hba.conf';
+my $server_version = $node->safe_psql('postgres', 'SHOW server_version_num');
+# PostgreSQL 17+ records whether the client negotiated ALPN (libpq 17+ always does)
+my $alpn_expected = $server_version >= 170000 ? JSON::PP::true : undef;
 my %line = (
 	cert => hba_line_of($node, qr/regress_cert_user/),
 	longdn => hba_line_of($node, qr/regress_longdn/),
@@ -121,6 +124,17 @@ sub run_battery
 		policy => 'ok', client_cert => JSON::PP::false,
 		client_dn => undef, client_serial => undef);
 	is($s->{version}, 'TLSv1.3', "$format tls13: pg_stat_ssl agrees");
+	is($r->{alpn}, $alpn_expected, "$format tls13: alpn");
+
+	# --- direct TLS (PostgreSQL 17+: no SSLRequest, ALPN required)
+	SKIP:
+	{
+		skip 'direct TLS needs PostgreSQL 17', 3 if $server_version < 170000;
+		($res, $r) = one_attempt("$format direct tls", user => 'regress_alice',
+			password => 'regress_pw', negotiation => 'direct');
+		is($res->{rc}, 0, "$format direct tls: connected") or diag $res->{stderr};
+		is($r->{alpn}, JSON::PP::true, "$format direct tls: alpn recorded");
+	}
 	ok($r->{ssl}, "$format tls13: ssl true");
 
 	# --- TLS 1.2 (forced by the client)
