@@ -305,6 +305,20 @@ sub run_battery
 		reason => 'database "regress_no_such_db" does not exist');
 }
 
+# A user name with a quote, a backslash, a newline and UTF-8 (no such role):
+# the record must stay one line and parse back to the same name.
+sub check_odd_user
+{
+	my ($format) = @_;
+	my $odd = "regress_we\"ird\\name\nline2 \x{fc}";
+	my ($res, $r) = one_attempt("$format odd user", user => Encode::encode('UTF-8', $odd),
+		password => 'x');
+	isnt($res->{rc}, 0, "$format odd user: refused");
+	is($r->{user}, $odd, "$format odd user: user parsed back exactly");
+	is($r->{reason}, qq{password authentication failed for user "$odd"},
+		"$format odd user: reason parsed back exactly");
+}
+
 sub set_conf
 {
 	my ($setting, $value) = @_;
@@ -317,6 +331,7 @@ sub set_conf
 
 set_conf('pgtls_audit.log_format', 'json');
 run_battery('json');
+check_odd_user('json');
 
 # Every JSON record of this run parses with jq too.
 {
@@ -330,6 +345,7 @@ run_battery('json');
 
 set_conf('pgtls_audit.log_format', 'text');
 run_battery('text');
+check_odd_user('text');
 
 # policy_min_protocol: TLS 1.2 falls below a TLSv1.3 policy (not refused)
 set_conf('pgtls_audit.policy_min_protocol', 'TLSv1.3');
