@@ -125,6 +125,8 @@ _PG_init(void)
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
+	certificates_define_settings();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

@@ -137,6 +137,12 @@ extern void append_text_value(StringInfo buf, const char *str);
 /* ---- hooks (audit_hooks.c) ---- */
 extern void audit_hooks_install(void);
 
+/* ---- certificates, CRLs and the server key (certificates.c) ---- */
+extern int	pgtls_audit_expiry_warning_days;
+extern void certificates_define_settings(void);
+/* SSL_CTX as void *: callers need not include OpenSSL headers */
+extern void certificates_tls_init(void *ssl_context);
+
 /* ---- inventory (inventory.c) ---- */
 extern void inventory_define_settings(void);
 extern void inventory_install_hooks(void);
