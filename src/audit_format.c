@@ -26,7 +26,7 @@
 #include "utils/timestamp.h"
 
 /* ISO 8601 in UTC with microseconds, e.g. 2026-11-22T18:40:01.123456Z */
-void
+static void
 audit_format_timestamp(char *dst, size_t len, TimestampTz ts)
 {
 	struct pg_tm tm;
@@ -96,18 +96,6 @@ append_quoted(StringInfo buf, const char *str, AuditLogFormat format)
 		remaining -= len;
 	}
 	appendStringInfoChar(buf, '"');
-}
-
-void
-append_json_string(StringInfo buf, const char *str)
-{
-	append_quoted(buf, str, AUDIT_FORMAT_JSON);
-}
-
-void
-append_text_value(StringInfo buf, const char *str)
-{
-	append_quoted(buf, str, AUDIT_FORMAT_TEXT);
 }
 
 /* Field writers: one per value kind, shared by both formats. */

@@ -130,9 +130,6 @@ extern void audit_install_tls_init_hook(void);
 /* ---- formatting (audit_format.c) ---- */
 extern void audit_format_record(StringInfo buf, const AuditRecord *rec,
 								AuditLogFormat format);
-extern void audit_format_timestamp(char *dst, size_t len, TimestampTz ts);
-extern void append_json_string(StringInfo buf, const char *str);
-extern void append_text_value(StringInfo buf, const char *str);
 
 /* ---- hooks (audit_hooks.c) ---- */
 extern void audit_hooks_install(void);
