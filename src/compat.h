@@ -47,9 +47,11 @@
 /* File holding the pg_hba line that matched (include files from 16 on). */
 #if PG_VERSION_NUM >= 160000
 #define PGTLS_HBA_SOURCEFILE(hba) ((hba)->sourcefile)
+#define PGTLS_HBA_SET_SOURCEFILE(hba, file) ((hba)->sourcefile = (file))
 #else
 #include "utils/guc.h"
 #define PGTLS_HBA_SOURCEFILE(hba) (HbaFileName)
+#define PGTLS_HBA_SET_SOURCEFILE(hba, file) ((void) (file))
 #endif
 
 /* Whether the client negotiated ALPN "postgresql" (-1: server cannot tell). */

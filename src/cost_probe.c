@@ -12,6 +12,11 @@
  * (run it from a TLS session with a client certificate to measure the
  * most expensive case).  Superuser only.
  *
+ * The session's Port cannot be used as it is: its pg_hba line lived in
+ * PostmasterContext, which the backend deleted when start-up ended, so
+ * port->hba now dangles.  The probe captures from a copy of the Port whose
+ * hba points to a stand-in line built here.
+ *
  * src/cost_probe.c
  *
  *-------------------------------------------------------------------------
@@ -23,6 +28,7 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -44,10 +50,9 @@ static const char *const step_names[] = {
 };
 
 static void
-run_step(CostStep step, AuditRecord *rec, MemoryContext scratch)
+run_step(CostStep step, Port *port, AuditRecord *rec, MemoryContext scratch)
 {
 	MemoryContext old = MemoryContextSwitchTo(scratch);
-	Port	   *port = MyProcPort;
 
 	switch (step)
 	{
@@ -96,6 +101,8 @@ pgtls_audit_measure_record_cost(PG_FUNCTION_ARGS)
 	bool		with_inventory = PG_GETARG_BOOL(1);
 	MemoryContext scratch;
 	AuditRecord rec;
+	Port		probe_port;
+	HbaLine		probe_hba;
 	double		baseline_ns = 0;
 
 	if (!superuser())
@@ -111,10 +118,18 @@ pgtls_audit_measure_record_cost(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("measure_record_cost() needs a client connection")));
 
+	/* a copy of the Port with a live stand-in for its freed pg_hba line */
+	memset(&probe_hba, 0, sizeof(probe_hba));
+	probe_hba.linenumber = 1;
+	probe_hba.auth_method = uaSCRAM;
+	PGTLS_HBA_SET_SOURCEFILE(&probe_hba, HbaFileName);
+	probe_port = *MyProcPort;
+	probe_port.hba = &probe_hba;
+
 	InitMaterializedSRF(fcinfo, 0);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "pgtls_audit cost probe",
 									ALLOCSET_DEFAULT_SIZES);
-	audit_record_init(&rec, MyProcPort);
+	audit_record_init(&rec, &probe_port);
 	rec.outcome = AUDIT_OUTCOME_SUCCESS;
 	rec.event = AUDIT_EVENT_ESTABLISHED;
 
@@ -132,12 +147,12 @@ pgtls_audit_measure_record_cost(PG_FUNCTION_ARGS)
 		{
 			/* format the record captured last, from stable memory */
 			MemoryContextReset(scratch);
-			audit_record_init(&rec, MyProcPort);
+			audit_record_init(&rec, &probe_port);
 		}
 		INSTR_TIME_SET_CURRENT(start);
 		for (int32 i = 0; i < iterations; i++)
 		{
-			run_step((CostStep) s, &rec, scratch);
+			run_step((CostStep) s, &probe_port, &rec, scratch);
 			if (s == STEP_CAPTURE && (i & 63) == 63)
 				MemoryContextReset(audit_record_context());
 		}
