@@ -281,11 +281,12 @@ make_token(const char *s, bool quoted)
  * covering rule of each piece and undecided with rules that might cover.
  */
 static HbaCover
-pieces_covered(HbaAnalysis *an, int bi, List *roles,
+pieces_covered(HbaAnalysis *an, int bi, List *roles, int kinds_mask,
 			   StringInfo covering, StringInfo undecided)
 {
 	HbaRule    *b = &an->rules[bi];
-	int			kinds = effective_kinds(an, b);
+	int			kinds = effective_kinds(an, b) & kinds_mask;
+	const char **whys = palloc0(sizeof(char *) * Max(bi, 1));
 	int			fams[2];
 	int			nfams;
 	int			k;
@@ -357,11 +358,7 @@ pieces_covered(HbaAnalysis *an, int bi, List *roles,
 						if (!list_member_int(undecided_lines, ai))
 						{
 							undecided_lines = lappend_int(undecided_lines, ai);
-							if (undecided)
-								appendStringInfo(undecided, "%s%s:%d (%s)",
-												 undecided->len > 0 ? ", " : "",
-												 a->file, a->line_number,
-												 why ? why : "cannot be decided statically");
+							whys[ai] = why ? why : "cannot be decided statically";
 						}
 					}
 					if (best == HBA_COVER_NO)
@@ -374,7 +371,21 @@ pieces_covered(HbaAnalysis *an, int bi, List *roles,
 	}
 
 	if (any_undecided)
+	{
+		ListCell   *lc;
+
+		list_sort(undecided_lines, list_int_cmp);
+		foreach(lc, undecided_lines)
+		{
+			HbaRule    *a = &an->rules[lfirst_int(lc)];
+
+			if (undecided)
+				appendStringInfo(undecided, "%s%s:%d (%s)",
+								 undecided->len > 0 ? ", " : "",
+								 a->file, a->line_number, whys[lfirst_int(lc)]);
+		}
 		return HBA_COVER_UNDECIDED;
+	}
 
 	if (covering)
 	{
@@ -412,7 +423,7 @@ analyse_rule(HbaAnalysis *an, int bi)
 	{
 		initStringInfo(&covering);
 		initStringInfo(&undecided);
-		c = pieces_covered(an, bi, NIL, &covering, &undecided);
+		c = pieces_covered(an, bi, NIL, ~0, &covering, &undecided);
 		if (c == HBA_COVER_YES)
 		{
 			b->reachable = false;
@@ -423,8 +434,11 @@ analyse_rule(HbaAnalysis *an, int bi)
 			b->shadow_note = psprintf("may be shadowed by %s", undecided.data);
 	}
 
-	b->allows_plaintext = (effective_kinds(an, b) & HBA_CONN_PLAIN) != 0 &&
-		m != uaReject && m != uaCert;
+	/* unencrypted connections reach it (not all taken by earlier lines) */
+	b->allows_plaintext = b->reachable &&
+		(effective_kinds(an, b) & HBA_CONN_PLAIN) != 0 &&
+		m != uaReject && m != uaCert &&
+		pieces_covered(an, bi, NIL, HBA_CONN_PLAIN, NULL, NULL) != HBA_COVER_YES;
 
 	if (m == uaTrust)
 		b->weak_reason = pstrdup("trust: no authentication at all");
@@ -676,7 +690,7 @@ hba_findings(HbaAnalysis *an, List **findings)
 
 				if (hba_role_token_covered(r, st, &why) != HBA_COVER_YES)
 					continue;
-				if (pieces_covered(an, i, list_make1(st), NULL, NULL) == HBA_COVER_YES)
+				if (pieces_covered(an, i, list_make1(st), ~0, NULL, NULL) == HBA_COVER_YES)
 					continue;
 				appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
 								 (char *) lfirst(sc));
