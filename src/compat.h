@@ -173,7 +173,7 @@ pgtls_free_hba_file(PgtlsAuthFile *af)
 
 #define PGTLS_TOKLINE_FILE(tokline, toppath) (toppath)
 #define PGTLS_HBA_HAVE_INCLUDES 0
-#define PGTLS_TOKEN_HAS_REGEX(tok) false
+#define PGTLS_TOKEN_HAS_REGEX(tok) ((void) (tok), false)
 
 static inline bool
 pgtls_token_regex_matches(AuthToken *tok, const char *str)

@@ -196,7 +196,7 @@ CREATE VIEW findings AS
    ORDER BY CASE f.severity WHEN 'critical' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END,
             f.check_id,
             pg_catalog.regexp_replace(f.location, ':[0-9]+$', ''),
-            pg_catalog.substring(f.location FROM ':([0-9]+)$')::integer NULLS FIRST,
+            pg_catalog.substring(f.location, ':([0-9]+)$')::integer NULLS FIRST,
             f.message;
 COMMENT ON VIEW findings IS
 'One row per misconfiguration finding (ssl, ciphers, certificates, hba, auth), most severe first';
