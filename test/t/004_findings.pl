@@ -215,7 +215,8 @@ EOF
 		my ($file) = @_;
 		my $out = $node->safe_psql('postgres',
 			"SELECT regexp_replace(file, '^.*/', '') || ':' || line_number || '|' || reachable || '|' "
-			  . "|| coalesce(regexp_replace(shadowed_by, '[^ ,]*/', '', 'g'), '') || '|' || coalesce(note, error, '') "
+			  . "|| coalesce(regexp_replace(shadowed_by, '[^ ,]*/', '', 'g'), '') || '|' "
+			  . "|| regexp_replace(coalesce(note, error, ''), '[^ ,(]*/', '', 'g') "
 			  . "FROM pgtls_audit.hba_rules('$fixtures/$file') ORDER BY file <> '$fixtures/$file', file, line_number");
 		return [ split /\n/, $out ];
 	};
