@@ -40,7 +40,8 @@ LANGUAGE C VOLATILE;
 
 -- hba_rules(): _hba_rules() plus times_matched from the connection
 -- inventory's hba_usage view when it exists and can be read (NULL
--- otherwise, and for files other than the configured one).
+-- otherwise, and for files other than the configured one).  Rows come in
+-- the order the server evaluates the lines (include files in place).
 CREATE FUNCTION hba_rules(hba_file text DEFAULT NULL)
 RETURNS TABLE (file text, line_number integer, rule_number integer,
     type text, databases text[], users text[], address text, netmask text,
@@ -57,11 +58,15 @@ BEGIN
             OR hba_rules.hba_file = pg_catalog.current_setting('hba_file')) THEN
         BEGIN
             RETURN QUERY EXECUTE
-              'SELECT r.*, COALESCE(u.attempts, 0)::bigint
-                 FROM pgtls_audit._hba_rules($1) r
+              'SELECT r.file, r.line_number, r.rule_number, r.type, r.databases,
+                      r.users, r.address, r.netmask, r.method, r.options,
+                      r.reachable, r.shadowed_by, r.allows_plaintext,
+                      r.weak_method, r.weak_reason, r.note, r.error, r.raw_line,
+                      COALESCE(u.attempts, 0)::bigint
+                 FROM pgtls_audit._hba_rules($1) WITH ORDINALITY r
                  LEFT JOIN pgtls_audit.hba_usage u
                    ON u.hba_file = r.file AND u.hba_line = r.line_number
-                ORDER BY r.file = pg_catalog.current_setting(''hba_file'') DESC, r.file, r.line_number'
+                ORDER BY r.ordinality'
               USING hba_rules.hba_file;
             RETURN;
         EXCEPTION
