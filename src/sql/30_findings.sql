@@ -224,7 +224,13 @@ BEGIN
                                     pg_catalog.date_trunc('second', pg_catalog.now()));
 
     -- run the checks once
-    SELECT pg_catalog.array_agg(f) INTO fs FROM pgtls_audit.findings f;
+    SELECT pg_catalog.array_agg(f ORDER BY
+               CASE f.severity WHEN 'critical' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END,
+               f.check_id,
+               pg_catalog.regexp_replace(f.location, ':[0-9]+$', ''),
+               pg_catalog.substring(f.location, ':([0-9]+)$')::integer NULLS FIRST,
+               f.message)
+      INTO fs FROM pgtls_audit.findings f;
     fs := COALESCE(fs, '{}');
 
     out := out || E'\n== Findings\n';
@@ -241,12 +247,15 @@ BEGIN
 
     out := out || E'\n== Fix first\n';
     n := 0;
-    FOR r IN SELECT * FROM pg_catalog.unnest(fs)
-              WHERE severity <> 'info'
+    -- the most severe findings, one per check, ssl before the rest
+    FOR r IN SELECT * FROM (SELECT DISTINCT ON (u.check_id) u.*
+                              FROM pg_catalog.unnest(fs) WITH ORDINALITY u
+                             WHERE u.severity <> 'info'
+                             ORDER BY u.check_id, u.ordinality) d
               ORDER BY CASE severity WHEN 'critical' THEN 1 ELSE 2 END,
                        CASE area WHEN 'ssl' THEN 1 WHEN 'certificates' THEN 2
                                  WHEN 'auth' THEN 3 WHEN 'hba' THEN 4 ELSE 5 END,
-                       check_id, location
+                       ordinality
               LIMIT 3
     LOOP
         n := n + 1;
@@ -259,7 +268,7 @@ BEGIN
     END IF;
 
     out := out || E'\n== All findings\n';
-    FOR r IN SELECT * FROM pg_catalog.unnest(fs) LOOP
+    FOR r IN SELECT * FROM pg_catalog.unnest(fs) WITH ORDINALITY ORDER BY ordinality LOOP
         out := out || pg_catalog.format(E'  %-8s %-7s %-30s %s\n', r.severity, r.check_id,
                                         COALESCE(r.location, '-'), r.message);
     END LOOP;
