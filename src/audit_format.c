@@ -26,7 +26,7 @@
 #include "utils/timestamp.h"
 
 /* ISO 8601 in UTC with microseconds, e.g. 2026-11-22T18:40:01.123456Z */
-void
+static void
 audit_format_timestamp(char *dst, size_t len, TimestampTz ts)
 {
 	struct pg_tm tm;
@@ -53,8 +53,13 @@ valid_utf8_length(const unsigned char *s, size_t remaining)
 	return l;
 }
 
-void
-append_json_string(StringInfo buf, const char *str)
+/*
+ * Append str double-quoted and escaped for one format (see the header
+ * comment): the two formats differ only in how they write control
+ * characters and in JSON's need for valid UTF-8.
+ */
+static void
+append_quoted(StringInfo buf, const char *str, AuditLogFormat format)
 {
 	const unsigned char *p = (const unsigned char *) str;
 	size_t		remaining = strlen(str);
@@ -63,6 +68,7 @@ append_json_string(StringInfo buf, const char *str)
 	while (remaining > 0)
 	{
 		unsigned char c = *p;
+		int			len = 1;
 
 		if (c == '"' || c == '\\')
 		{
@@ -76,54 +82,18 @@ append_json_string(StringInfo buf, const char *str)
 		else if (c == '\t')
 			appendStringInfoString(buf, "\\t");
 		else if (c < 0x20 || c == 0x7f)
-			appendStringInfo(buf, "\\u%04x", c);
-		else if (c < 0x80)
+			appendStringInfo(buf, format == AUDIT_FORMAT_JSON ? "\\u%04x" : "\\x%02x", c);
+		else if (c < 0x80 || format != AUDIT_FORMAT_JSON)
 			appendStringInfoChar(buf, (char) c);
-		else
+		else if ((len = valid_utf8_length(p, remaining)) == 0)
 		{
-			int			l = valid_utf8_length(p, remaining);
-
-			if (l == 0)
-				appendStringInfoString(buf, "\\ufffd");
-			else
-			{
-				appendBinaryStringInfo(buf, (const char *) p, l);
-				p += l;
-				remaining -= l;
-				continue;
-			}
+			appendStringInfoString(buf, "\\ufffd");
+			len = 1;
 		}
-		p++;
-		remaining--;
-	}
-	appendStringInfoChar(buf, '"');
-}
-
-void
-append_text_value(StringInfo buf, const char *str)
-{
-	const unsigned char *p = (const unsigned char *) str;
-
-	appendStringInfoChar(buf, '"');
-	for (; *p; p++)
-	{
-		unsigned char c = *p;
-
-		if (c == '"' || c == '\\')
-		{
-			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, (char) c);
-		}
-		else if (c == '\n')
-			appendStringInfoString(buf, "\\n");
-		else if (c == '\r')
-			appendStringInfoString(buf, "\\r");
-		else if (c == '\t')
-			appendStringInfoString(buf, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			appendStringInfo(buf, "\\x%02x", c);
 		else
-			appendStringInfoChar(buf, (char) c);
+			appendBinaryStringInfo(buf, (const char *) p, len);
+		p += len;
+		remaining -= len;
 	}
 	appendStringInfoChar(buf, '"');
 }
@@ -159,10 +129,8 @@ put_string(RecordWriter *w, const char *key, const char *value)
 	put_key(w, key);
 	if (value == NULL)
 		appendStringInfoString(w->buf, "null");
-	else if (w->format == AUDIT_FORMAT_JSON)
-		append_json_string(w->buf, value);
 	else
-		append_text_value(w->buf, value);
+		append_quoted(w->buf, value, w->format);
 }
 
 /* An integer, or null when negative (unknown) */

@@ -336,6 +336,8 @@ audit_openssl_tls_init(SSL_CTX *context, bool isServerStart)
 	if (prev_openssl_tls_init_hook)
 		prev_openssl_tls_init_hook(context, isServerStart);
 	SSL_CTX_set_cert_verify_callback(context, audit_cert_verify_callback, NULL);
+	/* remember the context, to tell which certificate is served */
+	certificates_tls_init(context);
 }
 
 void

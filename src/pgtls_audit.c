@@ -15,6 +15,7 @@
  */
 #include "pgtls_audit.h"
 
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -123,6 +124,8 @@ _PG_init(void)
 							 PGC_SIGHUP,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+
+	certificates_define_settings();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -132,12 +132,15 @@ extern void audit_install_tls_init_hook(void);
 /* ---- formatting (audit_format.c) ---- */
 extern void audit_format_record(StringInfo buf, const AuditRecord *rec,
 								AuditLogFormat format);
-extern void audit_format_timestamp(char *dst, size_t len, TimestampTz ts);
-extern void append_json_string(StringInfo buf, const char *str);
-extern void append_text_value(StringInfo buf, const char *str);
 
 /* ---- hooks (audit_hooks.c) ---- */
 extern void audit_hooks_install(void);
+
+/* ---- certificates, CRLs and the server key (certificates.c) ---- */
+extern int	pgtls_audit_expiry_warning_days;
+extern void certificates_define_settings(void);
+/* SSL_CTX as void *: callers need not include OpenSSL headers */
+extern void certificates_tls_init(void *ssl_context);
 
 /* ---- inventory (inventory.c) ---- */
 extern void inventory_define_settings(void);

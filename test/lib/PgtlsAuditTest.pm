@@ -96,7 +96,7 @@ sub attempt
 	my @conn = (
 		'host=127.0.0.1', 'port=' . $node->port,
 		'dbname=' . ($o{dbname} // 'postgres'),
-		'user=' . $o{user},
+		'user=' . _conn_quote($o{user}),
 		'sslmode=' . ($o{sslmode} // 'require'),
 		"sslrootcert=$pki/root.crt",
 		'connect_timeout=10');
@@ -111,6 +111,7 @@ sub attempt
 	}
 	push @conn, "ssl_max_protocol_version=$o{max_protocol}" if $o{max_protocol};
 	push @conn, "ssl_min_protocol_version=$o{min_protocol}" if $o{min_protocol};
+	push @conn, "sslnegotiation=$o{negotiation}" if $o{negotiation};
 	push @conn, "application_name='" . ($o{appname} =~ s/(['\\])/\\$1/gr) . "'"
 	  if defined $o{appname};
 	my $sql = $o{sql} // 'select pg_backend_pid()';
@@ -124,6 +125,15 @@ sub attempt
 		'<', \undef, '>', \$out, '2>', \$err);
 	chomp $out;
 	return { rc => $? >> 8, stdout => $out, stderr => $err };
+}
+
+# Quote a value for a libpq connection string.
+sub _conn_quote
+{
+	my ($v) = @_;
+	return $v if $v =~ /^[A-Za-z0-9_.-]+$/;
+	$v =~ s/(['\\])/\\$1/g;
+	return "'$v'";
 }
 
 sub log_offset

@@ -22,6 +22,9 @@ use PgtlsAuditTest;
 my $pki = pki();
 my $node = tls_node('audit');
 my $hba_file = $node->data_dir . '/pg_hba.conf';
+my $server_version = $node->safe_psql('postgres', 'SHOW server_version_num');
+# PostgreSQL 17+ records whether the client negotiated ALPN (libpq 17+ always does)
+my $alpn_expected = $server_version >= 170000 ? JSON::PP::true : undef;
 my %line = (
 	cert => hba_line_of($node, qr/regress_cert_user/),
 	longdn => hba_line_of($node, qr/regress_longdn/),
@@ -121,6 +124,17 @@ sub run_battery
 		policy => 'ok', client_cert => JSON::PP::false,
 		client_dn => undef, client_serial => undef);
 	is($s->{version}, 'TLSv1.3', "$format tls13: pg_stat_ssl agrees");
+	is($r->{alpn}, $alpn_expected, "$format tls13: alpn");
+
+	# --- direct TLS (PostgreSQL 17+: no SSLRequest, ALPN required)
+	SKIP:
+	{
+		skip 'direct TLS needs PostgreSQL 17', 3 if $server_version < 170000;
+		($res, $r) = one_attempt("$format direct tls", user => 'regress_alice',
+			password => 'regress_pw', negotiation => 'direct');
+		is($res->{rc}, 0, "$format direct tls: connected") or diag $res->{stderr};
+		is($r->{alpn}, JSON::PP::true, "$format direct tls: alpn recorded");
+	}
 	ok($r->{ssl}, "$format tls13: ssl true");
 
 	# --- TLS 1.2 (forced by the client)
@@ -291,6 +305,20 @@ sub run_battery
 		reason => 'database "regress_no_such_db" does not exist');
 }
 
+# A user name with a quote, a backslash, a newline and UTF-8 (no such role):
+# the record must stay one line and parse back to the same name.
+sub check_odd_user
+{
+	my ($format) = @_;
+	my $odd = "regress_we\"ird\\name\nline2 \x{fc}";
+	my ($res, $r) = one_attempt("$format odd user", user => Encode::encode('UTF-8', $odd),
+		password => 'x');
+	isnt($res->{rc}, 0, "$format odd user: refused");
+	is($r->{user}, $odd, "$format odd user: user parsed back exactly");
+	is($r->{reason}, qq{password authentication failed for user "$odd"},
+		"$format odd user: reason parsed back exactly");
+}
+
 sub set_conf
 {
 	my ($setting, $value) = @_;
@@ -303,6 +331,7 @@ sub set_conf
 
 set_conf('pgtls_audit.log_format', 'json');
 run_battery('json');
+check_odd_user('json');
 
 # Every JSON record of this run parses with jq too.
 {
@@ -316,6 +345,7 @@ run_battery('json');
 
 set_conf('pgtls_audit.log_format', 'text');
 run_battery('text');
+check_odd_user('text');
 
 # policy_min_protocol: TLS 1.2 falls below a TLSv1.3 policy (not refused)
 set_conf('pgtls_audit.policy_min_protocol', 'TLSv1.3');

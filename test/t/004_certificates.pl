@@ -1,0 +1,203 @@
+# 004_certificates.pl: what needs a real server whose files change under
+# it: the served certificate versus the file on disk (replaced without a
+# reload, a reload that fails, a reload that succeeds), configured CRL
+# files and directories, missing files, key file permissions and
+# passphrases, client certificates from the inventory in expiring(), the
+# same functions without shared_preload_libraries, and Debian's CA bundle.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Copy;
+use Time::HiRes qw(usleep);
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use PgtlsAuditTest;
+
+my $pki = pki();
+
+sub fingerprint
+{
+	my ($file) = @_;
+	my $out = `openssl x509 -in $file -noout -fingerprint -sha256`;
+	$out =~ s/^.*=//;
+	$out =~ s/[:\s]//g;
+	return lc $out;
+}
+
+# The server's certificate and key live in the data directory, so the test
+# can replace them.
+my $node = tls_node('certs', no_start => 1);
+my $dd = $node->data_dir;
+sub put_server_files
+{
+	my ($crt, $key) = @_;
+	copy("$pki/$crt", "$dd/srv.crt") or die $!;
+	if ($key)
+	{
+		copy("$pki/$key", "$dd/srv.key") or die $!;
+		chmod 0600, "$dd/srv.key";
+	}
+}
+put_server_files('server.crt', 'server.key');
+$node->append_conf('postgresql.conf', "ssl_cert_file = 'srv.crt'\nssl_key_file = 'srv.key'\n");
+$node->start;
+$node->safe_psql('postgres', slurp_text(srcdir() . '/test/conf/setup.sql'));
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit; GRANT pg_monitor TO regress_app');
+
+my $fp_rsa = fingerprint("$pki/server_leaf.crt");
+my $fp_expiring = fingerprint("$pki/server_expiring.crt");
+my $fp_ec = fingerprint("$pki/server_ec.crt");
+
+my $leaf_q = q{SELECT sha256_fingerprint || '|' || coalesce(is_served::text, 'null')
+  FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1};
+my $served_q = q{SELECT coalesce(string_agg(sha256_fingerprint, ','), 'none')
+  FROM pgtls_audit.server_certificates WHERE source = 'served'};
+
+# A query over TLS, as regress_app (password over hostssl)
+sub tls_query
+{
+	my ($sql) = @_;
+	my $r = attempt($node, user => 'regress_app', password => 'regress_pw', sql => $sql);
+	is($r->{rc}, 0, "TLS session works") or diag $r->{stderr};
+	return $r->{stdout};
+}
+
+# ---- 1. at start: the file is what is served, over the socket and over TLS
+is($node->safe_psql('postgres', $leaf_q), "$fp_rsa|true", 'start: leaf on disk is served (socket session)');
+is(tls_query($leaf_q), "$fp_rsa|true", 'start: leaf on disk is served (TLS session)');
+is($node->safe_psql('postgres', $served_q), 'none', 'start: no separate served row');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pgtls_audit.server_certificates WHERE note IS NOT NULL}),
+	'0', 'start: no notes');
+
+# ---- 2. renewed on disk, not reloaded: served differs from disk
+put_server_files('server_expiring.crt', 'server_expiring.key');
+is($node->safe_psql('postgres', $leaf_q), "$fp_expiring|false", 'replaced without reload: disk leaf not served');
+is($node->safe_psql('postgres', $served_q), $fp_rsa, 'replaced without reload: served row is the old certificate');
+is(tls_query($served_q), $fp_rsa, 'replaced without reload: a TLS session was served the old one');
+like($node->safe_psql('postgres',
+		q{SELECT note FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1}),
+	qr/pg_reload_conf/, 'replaced without reload: note says to reload');
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(kind || ':' || status || ':' || days_left, ',') FROM pgtls_audit.expiring()}),
+	'server_certificate:expiring:4', 'expiring(): the new 5-day certificate on disk');
+
+# ---- 3. a reload that fails (certificate and key do not match): the old
+# context stays in use, and the module still says so
+copy("$pki/server_ec.crt", "$dd/srv.crt") or die $!;
+my $off = log_offset($node);
+$node->reload;
+my $failed = 0;
+for (1 .. 100)
+{
+	if (substr(slurp_text($node->logfile), $off) =~ /SSL configuration was not reloaded/)
+	{
+		$failed = 1;
+		last;
+	}
+	usleep(100_000);
+}
+ok($failed, 'failing reload: server logged it');
+is($node->safe_psql('postgres', $leaf_q), "$fp_ec|false", 'failing reload: disk leaf not served');
+is($node->safe_psql('postgres', $served_q), $fp_rsa, 'failing reload: still serving the original');
+is($node->safe_psql('postgres',
+		q{SELECT matches_certificate::text || '|' || coalesce(problem, '') FROM pgtls_audit.server_key_check()}),
+	'false|the key does not match the certificate in ssl_cert_file', 'key check: key does not match');
+
+# ---- 4. a reload that succeeds: the same again
+put_server_files('server_ec.crt', 'server_ec.key');
+$node->reload;
+ok($node->poll_query_until('postgres', $leaf_q, "$fp_ec|true"), 'after reload: disk leaf is served (socket)');
+is(tls_query($leaf_q), "$fp_ec|true", 'after reload: disk leaf is served (TLS)');
+is($node->safe_psql('postgres', $served_q), 'none', 'after reload: no separate served row');
+is($node->safe_psql('postgres', q{SELECT key_type || ' ' || key_bits || ' ' || matches_certificate FROM pgtls_audit.server_key_check()}),
+	'EC 256 true', 'key check: EC key matches');
+
+# ---- 5. key permissions and a passphrase-protected key (checked, not loaded)
+chmod 0644, "$dd/srv.key";
+is($node->safe_psql('postgres', q{SELECT mode || ' ' || permissions_ok || ' ' || problem FROM pgtls_audit.server_key_check()}),
+	'0644 false has group or world access: at most 0600 if owned by the database user, 0640 if owned by root',
+	'key check: world-readable key refused as the server would');
+chmod 0600, "$dd/srv.key";
+system("openssl pkey -in $pki/server.key -aes256 -passout pass:regress -out $dd/enc.key") == 0 or die;
+chmod 0600, "$dd/enc.key";
+$node->append_conf('postgresql.conf', "ssl_key_file = 'enc.key'\n");
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT encrypted FROM pgtls_audit.server_key_check()}),
+	'key check: passphrase-protected key recognised');
+is($node->safe_psql('postgres', q{SELECT coalesce(matches_certificate::text, 'null') || ' ' || coalesce(key_type, 'null') FROM pgtls_audit.server_key_check()}),
+	'null null', 'key check: encrypted key is not decrypted');
+unlike($node->safe_psql('postgres', q{SELECT row_to_json(k)::text FROM pgtls_audit.server_key_check() k}),
+	qr/BEGIN|MII/, 'key check: no key material in the result');
+
+# ---- 6. CRLs: file and hashed directory (stale root CRL), missing files
+$node->append_conf('postgresql.conf', "ssl_key_file = 'srv.key'\nssl_crl_file = '$pki/crl_chain.pem'\nssl_crl_dir = '$pki/crl_dir'\n");
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT count(*) FROM pgtls_audit.crls}, '4'), 'crls: four CRLs configured');
+is($node->safe_psql('postgres', q{SELECT string_agg(source || ':' || revoked_count || ':' || status, ',' ORDER BY source, path, "position") FROM pgtls_audit.crls}),
+	'ssl_crl_dir:1:current,ssl_crl_dir:0:stale,ssl_crl_file:1:current,ssl_crl_file:0:current',
+	'crls: revoked entries and the stale root CRL')
+  or diag $node->safe_psql('postgres', 'SELECT * FROM pgtls_audit.crls');
+is($node->safe_psql('postgres', q{SELECT kind || ':' || status FROM pgtls_audit.expiring() LIMIT 1}),
+	'crl:stale', 'expiring(): the stale CRL comes first');
+like($node->safe_psql('postgres', q{SELECT action FROM pgtls_audit.expiring() LIMIT 1}),
+	qr/refuses every client certificate/, 'expiring(): says what a stale CRL does');
+
+$node->append_conf('postgresql.conf', "ssl_crl_file = '$dd/no_such.crl'\nssl_crl_dir = '$dd/no_such_dir'\nssl_ca_file = '$dd/no_such_ca.crt'\n");
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT count(*) FROM pgtls_audit.crls WHERE note LIKE 'could not open file%'}, '1'),
+	'missing CRL file: a row says so');
+like($node->safe_psql('postgres', q{SELECT note FROM pgtls_audit.crls WHERE source = 'ssl_crl_dir'}),
+	qr/could not open directory .*No such file or directory/, 'missing CRL directory: a row says so');
+like($node->safe_psql('postgres', q{SELECT note FROM pgtls_audit.server_certificates WHERE source = 'ssl_ca_file'}),
+	qr/could not open file .*No such file or directory/, 'missing CA file: a row says so');
+is($node->safe_psql('postgres', q{SELECT coalesce(chain_verifies::text, 'null') || ' ' || chain_error FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1}),
+	'null ssl_ca_file could not be read or holds no certificate', 'missing CA file: chain not verified, and why');
+
+# back to a working configuration, with the CA file
+$node->append_conf('postgresql.conf', "ssl_crl_file = ''\nssl_crl_dir = ''\nssl_ca_file = '$pki/ca_bundle.crt'\n");
+put_server_files('server.crt', 'server.key');
+$node->reload;
+ok($node->poll_query_until('postgres', $leaf_q, "$fp_rsa|true"), 'restored configuration is served');
+
+# ---- 7. client certificates seen, in expiring()
+my $r = attempt($node, user => 'regress_alice', password => 'regress_pw', cert => 'client_expiring');
+is($r->{rc}, 0, 'login with the 10-day client certificate') or diag $r->{stderr};
+my $serial_hex = sprintf('%X', slurp_text("$pki/client_expiring.serial") =~ s/\s+//gr);
+is($node->safe_psql('postgres',
+		q{SELECT kind || '|' || subject_dn || '|' || serial || '|' || status || '|' || days_left FROM pgtls_audit.expiring() WHERE kind = 'client_certificate'}),
+	"client_certificate|CN=regress_alice,OU=clients,O=pgtls_audit tests|$serial_hex|expiring|9",
+	'expiring(): the client certificate from the inventory');
+like($node->safe_psql('postgres', q{SELECT action FROM pgtls_audit.expiring() WHERE kind = 'client_certificate'}),
+	qr/regress_alice/, 'expiring(): names the role that used it');
+
+# ---- 8. Debian's CA bundle: as many rows as certificates in the file
+my $bundle = '/etc/ssl/certs/ca-certificates.crt';
+my $grep = `grep -c 'BEGIN CERTIFICATE' $bundle`;
+chomp $grep;
+ok($grep > 100, "Debian bundle has $grep certificates");
+is($node->safe_psql('postgres', "SELECT count(*) FROM pgtls_audit.certificate_info(pg_read_file('$bundle'))"),
+	$grep, 'certificate_info() of the Debian bundle: one row per certificate');
+
+$node->stop;
+
+# ---- 9. not preloaded: the certificate functions still work
+my $plain = tls_node('certs_plain', no_start => 1);
+$plain->append_conf('postgresql.conf', "shared_preload_libraries = ''\n");
+$plain->start;
+$plain->safe_psql('postgres', slurp_text(srcdir() . '/test/conf/setup.sql'));
+$plain->safe_psql('postgres', 'SET client_min_messages = error; CREATE EXTENSION pgtls_audit; GRANT pg_monitor TO regress_app');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM pgtls_audit.server_certificates}), '4',
+	'not preloaded: server_certificates');
+is($plain->safe_psql('postgres', $leaf_q), "$fp_rsa|null", 'not preloaded: served unknown outside TLS');
+like($plain->safe_psql('postgres', q{SELECT note FROM pgtls_audit.server_certificates WHERE "position" = 1 AND source = 'ssl_cert_file'}),
+	qr/known only in a TLS session/, 'not preloaded: note explains why');
+my $r2 = attempt($plain, user => 'regress_app', password => 'regress_pw', sql => $leaf_q);
+is($r2->{stdout}, "$fp_rsa|true", 'not preloaded: served known inside a TLS session');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM pgtls_audit.expiring('20 years')}), '4',
+	'not preloaded: expiring() without the inventory');
+is($plain->safe_psql('postgres', q{LOAD 'pgtls_audit'; SHOW pgtls_audit.expiry_warning_days}), '30', 'not preloaded: the setting exists');
+$plain->stop;
+
+done_testing();
