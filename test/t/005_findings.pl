@@ -1,4 +1,4 @@
-# 004_findings.pl: misconfiguration findings on real clusters.
+# 005_findings.pl: misconfiguration findings on real clusters.
 #
 #  - the server's own choice of pg_hba line (audit records) agrees with
 #    pgtls_audit.hba_match() for real connection attempts;
@@ -15,6 +15,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
@@ -97,9 +98,12 @@ hostssl   all regress_cert_user  10.0.0.0/8     cert
 EOF
 my $bad = tls_node('bad', hba => $bad_hba, no_start => 1);
 my $key = $bad->data_dir . '/server.key';
-PostgreSQL::Test::Utils::system_or_bail('cp', "$pki/server.key", $key);
+# an expired certificate (a client certificate of the PKI, RSA) as the
+# server's: OpenSSL serves it, clients that verify refuse it
+PostgreSQL::Test::Utils::system_or_bail('cp', "$pki/client_expired.key", $key);
 chmod 0600, $key;
 $bad->append_conf('postgresql.conf', <<"EOF");
+ssl_cert_file = '$pki/client_expired.crt'
 ssl_key_file = '$key'
 ssl_min_protocol_version = 'TLSv1'
 ssl_max_protocol_version = 'TLSv1.2'
@@ -121,6 +125,7 @@ has_finding($f, 'TLS007', qr/without encryption or without server authentication
 has_finding($f, 'TLS009', qr/without forward secrecy/, 'bad: static RSA suites');
 has_finding($f, 'AUTH007', qr/md5/, 'bad: password_encryption md5');
 has_finding($f, 'CERT003', qr/group or world access \(mode 0640/, 'bad: key file permissions');
+has_finding($f, 'CERT010', qr/expired/, 'bad: expired server certificate (certificates part)');
 has_finding($f, 'AUTH001', qr/127\.0\.0\.1/, 'bad: trust over TCP');
 has_finding($f, 'AUTH002', qr/pg_hba\.conf:1\|/, 'bad: trust on local');
 has_finding($f, 'AUTH003', qr/pg_hba\.conf:3\|/, 'bad: password over plaintext');
@@ -138,8 +143,24 @@ is($bad->safe_psql('postgres',
 		"SELECT count(*) FROM pgtls_audit.hba_rules() r JOIN pg_hba_file_rules p ON p.line_number = r.line_number AND p.type = r.type AND p.auth_method = r.method"),
 	'6', 'bad: hba_rules agrees with pg_hba_file_rules');
 
-# one TLS connection for the report's protocol mix (line 2, trust)
-is(attempt($bad, user => 'regress_alice')->{rc}, 0, 'bad: a TLS connection over the trust line');
+# a client verifying the server refuses the expired certificate (CERT010)
+{
+	my $res = attempt($bad, user => 'regress_alice');
+	isnt($res->{rc}, 0, 'bad: a verifying client refuses the expired server certificate');
+	like($res->{stderr}, qr/certificate/, 'bad: ... because of the certificate');
+}
+# one TLS connection without verification for the report's protocol mix
+# (line 2, trust); no root certificate file, so libpq does not verify
+{
+	my ($out, $err) = ('', '');
+	local $ENV{PGPASSFILE} = '/nonexistent';
+	IPC::Run::run([ 'psql', '-X', '-A', '-t', '-w', '-d',
+			'host=127.0.0.1 port=' . $bad->port . ' dbname=postgres user=regress_alice '
+			  . 'sslmode=require sslrootcert=/nonexistent sslcert=/nonexistent sslkey=/nonexistent',
+			'-c', 'SELECT 1' ], '<', \undef, '>', \$out, '2>', \$err);
+	chomp $out;
+	is($out, '1', 'bad: a non-verifying TLS connection over the trust line') or diag $err;
+}
 # the report names the three things to fix first
 my $report = $bad->safe_psql('postgres', 'SELECT pgtls_audit.report()');
 like($report, qr/== Fix first\n  1\. \[critical /, 'report: fix first starts with a critical finding');
