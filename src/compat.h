@@ -10,8 +10,13 @@
  *		MyClientConnectionInfo.authn_id; HbaLine gained sourcefile and
  *		rulenumber (include directives in pg_hba.conf).
  *	17: direct TLS (sslnegotiation=direct) with ALPN; Port.alpn_used.
+ *	16: pg_hba.conf tokenizer API: open_auth_file()/free_auth_file(),
+ *		tokenize_auth_file() gained a depth argument and lost its memory
+ *		context result; include/include_dir/include_if_exists directives;
+ *		TokenizedAuthLine.file_name; AuthToken.regex (database and user
+ *		fields starting with a slash are regular expressions).
  *	18: PG_MODULE_MAGIC_EXT; ssl_ecdh_curve renamed ssl_groups;
- *		ssl_tls13_ciphers; log_connections became a list.
+ *		ssl_tls13_ciphers; log_connections became a list; oauth method.
  *
  * src/compat.h
  *
@@ -68,6 +73,116 @@
 #else
 #define PGTLS_GUC_SSL_GROUPS "ssl_ecdh_curve"
 #define PGTLS_HAVE_TLS13_CIPHERS_GUC 0
+#endif
+
+/*
+ * ---- pg_hba.conf tokenizing (hba_analysis.c) ----
+ *
+ * PgtlsAuthFile holds what must be released after the tokens are used.
+ * pgtls_tokenize_hba_file() opens the file (ERROR if it cannot) and returns
+ * the list of TokenizedAuthLine the server's own tokenizer made of it, with
+ * @file lists (and on 16+ include directives) expanded;
+ * pgtls_free_hba_file() frees the tokens (not what parse_hba_line()
+ * allocated in the caller's context).
+ *
+ *	15:  the caller opens and closes the file; tokenize_auth_file(filename,
+ *		 file, &lines, elevel) returns the memory context of the tokens.
+ *	16+: open_auth_file(filename, elevel, depth, &err) opens the file and
+ *		 creates hba.c's tokenizer context; tokenize_auth_file(..., depth)
+ *		 fills the list; free_auth_file(file, depth) closes the file and
+ *		 deletes the context.
+ */
+#include "mb/pg_wchar.h"
+#include "storage/fd.h"
+#include "utils/memutils.h"
+
+typedef struct PgtlsAuthFile
+{
+	FILE	   *file;			/* 16+: open until freed */
+	MemoryContext cxt;			/* 15: the tokens' context */
+} PgtlsAuthFile;
+
+#if PG_VERSION_NUM >= 160000
+
+static inline List *
+pgtls_tokenize_hba_file(const char *path, PgtlsAuthFile *af)
+{
+	List	   *lines = NIL;
+
+	af->cxt = NULL;
+	af->file = open_auth_file(path, ERROR, 0, NULL);
+	tokenize_auth_file(path, af->file, &lines, DEBUG3, 0);
+	return lines;
+}
+
+static inline void
+pgtls_free_hba_file(PgtlsAuthFile *af)
+{
+	free_auth_file(af->file, 0);
+	af->file = NULL;
+}
+
+/* File a tokenized line came from (include files on 16+). */
+#define PGTLS_TOKLINE_FILE(tokline, toppath) ((tokline)->file_name)
+/* Whether pg_hba.conf may contain include directives */
+#define PGTLS_HBA_HAVE_INCLUDES 1
+
+/* Database and user tokens starting with a slash are regular expressions. */
+#define PGTLS_TOKEN_HAS_REGEX(tok) ((tok)->regex != NULL)
+
+/* Does a regular-expression token match str?  (hba.c: regexec_auth_token) */
+static inline bool
+pgtls_token_regex_matches(AuthToken *tok, const char *str)
+{
+	pg_wchar   *wstr;
+	int			wlen;
+	int			r;
+
+	if (tok->regex == NULL)
+		return false;
+	wstr = palloc((strlen(str) + 1) * sizeof(pg_wchar));
+	wlen = pg_mb2wchar_with_len(str, wstr, strlen(str));
+	r = pg_regexec(tok->regex, wstr, wlen, 0, NULL, 0, NULL, 0);
+	pfree(wstr);
+	return r == REG_OKAY;
+}
+
+#else							/* PostgreSQL 15 */
+
+static inline List *
+pgtls_tokenize_hba_file(const char *path, PgtlsAuthFile *af)
+{
+	List	   *lines = NIL;
+	FILE	   *file;
+
+	af->file = NULL;
+	file = AllocateFile(path, "r");
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	af->cxt = tokenize_auth_file(path, file, &lines, DEBUG3);
+	FreeFile(file);
+	return lines;
+}
+
+static inline void
+pgtls_free_hba_file(PgtlsAuthFile *af)
+{
+	MemoryContextDelete(af->cxt);
+	af->cxt = NULL;
+}
+
+#define PGTLS_TOKLINE_FILE(tokline, toppath) (toppath)
+#define PGTLS_HBA_HAVE_INCLUDES 0
+#define PGTLS_TOKEN_HAS_REGEX(tok) ((void) (tok), false)
+
+static inline bool
+pgtls_token_regex_matches(AuthToken *tok, const char *str)
+{
+	return false;
+}
+
 #endif
 
 #endif							/* PGTLS_AUDIT_COMPAT_H */

@@ -15,6 +15,8 @@
 
 #include "compat.h"
 
+#include "fmgr.h"
+
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
@@ -145,5 +147,117 @@ extern void inventory_define_settings(void);
 extern void inventory_install_hooks(void);
 extern void inventory_add(const AuditRecord *rec);
 extern void inventory_count_dropped(void);
+
+/* ---- configuration findings (findings.c) ---- */
+
+typedef enum FindingSeverity
+{
+	FINDING_CRITICAL,
+	FINDING_WARNING,
+	FINDING_INFO
+} FindingSeverity;
+
+/* One finding; strings palloc'd in the caller's context. */
+typedef struct Finding
+{
+	const char *check_id;		/* stable id, e.g. "TLS003" */
+	FindingSeverity severity;
+	const char *area;			/* ssl, ciphers, certificates, hba, auth */
+	char	   *location;		/* setting name or file:line */
+	char	   *message;
+	char	   *hint;
+} Finding;
+
+extern void finding_add(List **findings, const char *check_id,
+						FindingSeverity severity, const char *area,
+						const char *location, const char *hint,
+						const char *fmt,...) pg_attribute_printf(7, 8);
+extern const char *finding_severity_name(FindingSeverity severity);
+extern Datum pgtls_text_array(List *strings);
+
+/* ---- pg_hba.conf analysis (hba_analysis.c, hba_match.c) ---- */
+
+/* Kinds of client connection, as bits: which a pg_hba line type admits. */
+#define HBA_CONN_LOCAL	0x01	/* Unix-domain socket */
+#define HBA_CONN_SSL	0x02	/* TCP with TLS */
+#define HBA_CONN_GSS	0x04	/* TCP with GSSAPI encryption */
+#define HBA_CONN_PLAIN	0x08	/* TCP, unencrypted */
+
+typedef enum HbaAddrKind
+{
+	HBA_ADDR_NONE,				/* local line: no address */
+	HBA_ADDR_ALL,
+	HBA_ADDR_SAMEHOST,
+	HBA_ADDR_SAMENET,
+	HBA_ADDR_MASK,				/* address with CIDR or separate netmask */
+	HBA_ADDR_HOSTNAME
+} HbaAddrKind;
+
+/* One line of a pg_hba file as the server's parser read it, analysed. */
+typedef struct HbaRule
+{
+	char	   *file;
+	int			line_number;
+	int			rule_number;	/* 1-based among lines without errors; 0 */
+	char	   *raw_line;
+	char	   *error;			/* tokenizer or parser error, or NULL */
+	HbaLine    *hba;			/* NULL when the line could not be parsed */
+	int			conn_kinds;		/* HBA_CONN_* bits the type admits */
+	HbaAddrKind addr_kind;
+	int			family;			/* AF_INET or AF_INET6 for HBA_ADDR_MASK */
+	uint8		addr[16];		/* network bytes (4 or 16 used) */
+	uint8		mask[16];
+	int			prefix;			/* mask length, -1 if not contiguous */
+	char	   *address;		/* address field as written */
+	char	   *netmask;		/* separate netmask field, or NULL */
+	List	   *options;		/* option tokens (char *), name=value */
+	/* analysis */
+	bool		loopback_only;	/* only loopback or this host can match */
+	bool		wide;			/* all, 0.0.0.0/0 or ::/0 */
+	bool		reachable;
+	char	   *unreachable_reason;
+	char	   *shadowed_by;	/* "file:line[, file:line]" or NULL */
+	char	   *shadow_note;	/* cannot be decided statically, or NULL */
+	bool		allows_plaintext;
+	bool		weak_method;
+	char	   *weak_reason;
+} HbaRule;
+
+typedef struct HbaAnalysis
+{
+	char	   *path;			/* top-level file */
+	int			nrules;
+	HbaRule    *rules;
+	int			nerrors;		/* lines the server would refuse */
+	List	   *files;			/* every file read (char *), for mtimes */
+	bool		ssl_on;			/* the live ssl setting */
+} HbaAnalysis;
+
+typedef enum HbaCover
+{
+	HBA_COVER_NO,
+	HBA_COVER_UNDECIDED,
+	HBA_COVER_YES
+} HbaCover;
+
+extern const char *hba_file_argument(FunctionCallInfo fcinfo, int argno);
+extern HbaAnalysis *hba_analyze(const char *path);
+extern void hba_findings(HbaAnalysis *analysis, List **findings);
+extern bool hba_rule_uses_client_cert(const HbaRule *rule);
+extern const char *hba_conntype_name(ConnType type);
+
+/* hba_match.c: the server's matching rules, for one connection or a set */
+extern HbaCover hba_db_token_covered(const HbaRule *a, AuthToken *db,
+									 AuthToken *role, const char **why);
+extern HbaCover hba_role_token_covered(const HbaRule *a, AuthToken *role,
+									   const char **why);
+extern HbaCover hba_addr_covered(const HbaRule *a, const HbaRule *b,
+								 int family, const char **why);
+extern bool hba_token_is_keyword(const AuthToken *tok, const char *kw);
+
+/* ---- ssl settings, files and cipher suites (ssl_checks.c, ciphers.c) ---- */
+extern void ssl_findings(HbaAnalysis *analysis, List **findings);
+extern void cipher_findings(List **findings);
+extern const char *pgtls_setting(const char *name);
 
 #endif							/* PGTLS_AUDIT_H */

@@ -19,6 +19,8 @@ fail=0
 
 echo "== generating the test PKI"
 export PGTLS_PKI=$work/test/tmp/pki
+# pg_hba fixture files of the findings tests (sql/findings.sql, TAP)
+export PGTLS_HBA_FIXTURES=$work/test/fixtures/hba
 bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation failed"; echo "0 passed, 1 failed" >>"$summary"; exit 1; }
 
 # ---- pg_regress against a TLS cluster of the harness

@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ *
+ * findings.c
+ *	  The list of configuration findings and pgtls_audit._config_findings(),
+ *	  the C part of pgtls_audit.findings: ssl settings and files
+ *	  (ssl_checks.c), cipher suites (ciphers.c) and pg_hba.conf
+ *	  (hba_analysis.c), plus whether pg_hba.conf changed on disk after the
+ *	  server last loaded its configuration.
+ *
+ * "Changed on disk": the postmaster's parsed pg_hba lines cannot be read
+ * from a backend, so this compares the modification time of every file
+ * the analysis read (pg_hba.conf and, on 16+, its include files) with
+ * pg_conf_load_time(), the time this backend last (re)loaded the
+ * configuration files.  A newer file means the running rules may be older
+ * than the file; an older file with errors means the last reload was
+ * refused and the server runs older rules (HBA001 says so).  Changes that
+ * keep the modification time (e.g. a restored backup) are not seen.
+ *
+ * src/findings.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+const char *
+finding_severity_name(FindingSeverity severity)
+{
+	switch (severity)
+	{
+		case FINDING_CRITICAL:
+			return "critical";
+		case FINDING_WARNING:
+			return "warning";
+		case FINDING_INFO:
+			return "info";
+	}
+	return "unknown";
+}
+
+void
+finding_add(List **findings, const char *check_id, FindingSeverity severity,
+			const char *area, const char *location, const char *hint,
+			const char *fmt,...)
+{
+	Finding    *f = palloc0(sizeof(Finding));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+
+	f->check_id = check_id;
+	f->severity = severity;
+	f->area = area;
+	f->location = location ? pstrdup(location) : NULL;
+	f->message = buf.data;
+	f->hint = hint ? pstrdup(hint) : NULL;
+	*findings = lappend(*findings, f);
+}
+
+Datum
+pgtls_text_array(List *strings)
+{
+	Datum	   *elems;
+	int			n = list_length(strings);
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
+	elems = palloc(sizeof(Datum) * n);
+	foreach(lc, strings)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+/* HBA007: a file of the analysis is newer than the last configuration load */
+static void
+hba_mtime_findings(HbaAnalysis *an, List **findings)
+{
+	ListCell   *lc;
+
+	foreach(lc, an->files)
+	{
+		const char *file = lfirst(lc);
+		struct stat st;
+		TimestampTz mtime;
+
+		if (stat(file, &st) != 0)
+			continue;
+		mtime = time_t_to_timestamptz(st.st_mtime);
+		if (mtime > PgReloadTime)
+			finding_add(findings, "HBA007", FINDING_WARNING, "hba", file,
+						"Run SELECT pg_reload_conf() (after checking pgtls_audit.findings for errors) so that the server uses the file on disk.",
+						"the file on disk was modified at %s, after the server last loaded its configuration (%s): the rules in force may differ from the file",
+						timestamptz_to_str(mtime), timestamptz_to_str(PgReloadTime));
+	}
+}
+
+/*
+ * pgtls_audit._config_findings(hba_file text): every finding made in C.
+ * hba_file NULL: the configured one (and the mtime check); another path
+ * (superuser only) analyses that file together with the live settings.
+ */
+PG_FUNCTION_INFO_V1(pgtls_audit_config_findings);
+
+Datum
+pgtls_audit_config_findings(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *path = hba_file_argument(fcinfo, 0);
+	HbaAnalysis *an = NULL;
+	List	   *findings = NIL;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (access(path, R_OK) != 0)
+	{
+		int			save_errno = errno;
+
+		finding_add(&findings, "HBA009", FINDING_CRITICAL, "hba", path,
+					"Check hba_file and the file's owner and permissions.",
+					"pg_hba file cannot be read: %s", strerror(save_errno));
+	}
+	else
+		an = hba_analyze(path);
+
+	ssl_findings(an, &findings);
+	cipher_findings(&findings);
+	if (an)
+	{
+		hba_findings(an, &findings);
+		if (strcmp(path, HbaFileName) == 0)
+			hba_mtime_findings(an, &findings);
+	}
+
+	foreach(lc, findings)
+	{
+		Finding    *f = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false};
+
+		values[0] = CStringGetTextDatum(f->check_id);
+		values[1] = CStringGetTextDatum(finding_severity_name(f->severity));
+		values[2] = CStringGetTextDatum(f->area);
+		if (f->location)
+			values[3] = CStringGetTextDatum(f->location);
+		else
+			nulls[3] = true;
+		values[4] = CStringGetTextDatum(f->message);
+		if (f->hint)
+			values[5] = CStringGetTextDatum(f->hint);
+		else
+			nulls[5] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

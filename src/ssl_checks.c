@@ -1,0 +1,271 @@
+/*-------------------------------------------------------------------------
+ *
+ * ssl_checks.c
+ *	  Findings about the live ssl_* settings and the files they name, read
+ *	  as the server reads them (this backend runs as the server's user, in
+ *	  the data directory, so relative paths and permissions are the
+ *	  server's): protocol range, cipher preference, certificate, key, CA
+ *	  and CRL files, key file permissions (be-secure-common.c rules),
+ *	  whether key and certificate belong together, ssl off while pg_hba
+ *	  expects TLS, client certificates required without a CA, and
+ *	  password_encryption.
+ *
+ * Settings are read with GetConfigOption(), so a caller without the
+ * privilege to SHOW them (pg_monitor members have it) still gets the
+ * checks; the values appear only in finding locations and messages.
+ *
+ * src/ssl_checks.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "utils/guc.h"
+
+/* A live setting, NULL when it does not exist in this server version */
+const char *
+pgtls_setting(const char *name)
+{
+	return GetConfigOption(name, true, false);
+}
+
+static bool
+setting_is(const char *name, const char *value)
+{
+	const char *v = pgtls_setting(name);
+
+	return v != NULL && strcmp(v, value) == 0;
+}
+
+static bool
+setting_set(const char *name)
+{
+	const char *v = pgtls_setting(name);
+
+	return v != NULL && v[0] != '\0';
+}
+
+/* Never prompt for a passphrase: report the key as encrypted instead */
+static int
+no_passphrase_cb(char *buf, int size, int rwflag, void *userdata)
+{
+	*(bool *) userdata = true;
+	return -1;
+}
+
+/* Check that a file exists and can be read; finding otherwise */
+static bool
+file_readable(List **findings, const char *id, const char *setting,
+			  const char *what)
+{
+	const char *path = pgtls_setting(setting);
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+	{
+		int			save_errno = errno;
+
+		finding_add(findings, id, FINDING_CRITICAL, "certificates", setting,
+					"Fix the path in the setting or install the file; the server reads it at start and at reload.",
+					"%s \"%s\" cannot be accessed: %s", what, path, strerror(save_errno));
+		return false;
+	}
+	if (access(path, R_OK) != 0)
+	{
+		int			save_errno = errno;
+
+		finding_add(findings, id, FINDING_CRITICAL, "certificates", setting,
+					"Make the file readable by the operating system user the server runs as.",
+					"%s \"%s\" cannot be read by the server: %s", what, path, strerror(save_errno));
+		return false;
+	}
+	return true;
+}
+
+/* be-secure-common.c check_ssl_key_file_permissions(), as findings */
+static void
+key_permissions(List **findings, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return;
+	if (!S_ISREG(st.st_mode))
+	{
+		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
+					"Point ssl_key_file at a regular file.",
+					"private key file \"%s\" is not a regular file", path);
+		return;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
+					"chown the file to the database user (mode 0600) or to root (mode 0640, group of the database user).",
+					"private key file \"%s\" must be owned by the database user or root: the server refuses it", path);
+	else if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
+			 (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
+					"chmod 0600 the file if the database user owns it, or 0640 if root owns it.",
+					"private key file \"%s\" has group or world access (mode %04o, owner %s): the server refuses it",
+					path, (unsigned int) (st.st_mode & 07777),
+					st.st_uid == 0 ? "root" : "the database user");
+}
+
+/* CERT007: does the key belong to the certificate? */
+static void
+key_matches_certificate(List **findings, const char *certpath, const char *keypath)
+{
+	BIO		   *cb = BIO_new_file(certpath, "r");
+	BIO		   *kb = NULL;
+	X509	   *cert = NULL;
+	EVP_PKEY   *key = NULL;
+	bool		encrypted = false;
+	bool		bad_cert = false;
+	bool		mismatch = false;
+
+	if (cb)
+		cert = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+	if (cert == NULL)
+		bad_cert = true;
+	else if ((kb = BIO_new_file(keypath, "r")) != NULL)
+	{
+		key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase_cb, &encrypted);
+		if (key && X509_check_private_key(cert, key) != 1)
+			mismatch = true;
+	}
+	if (key)
+		EVP_PKEY_free(key);
+	if (kb)
+		BIO_free(kb);
+	if (cert)
+		X509_free(cert);
+	if (cb)
+		BIO_free(cb);
+	ERR_clear_error();
+
+	if (bad_cert)
+		finding_add(findings, "CERT001", FINDING_CRITICAL, "certificates", "ssl_cert_file",
+					"Install a PEM certificate (server certificate first, then intermediates).",
+					"server certificate file \"%s\" does not hold a PEM certificate", certpath);
+	else if (mismatch)
+		finding_add(findings, "CERT007", FINDING_CRITICAL, "certificates", "ssl_key_file",
+					"Install the key that belongs to the certificate (or the certificate that belongs to the key).",
+					"private key \"%s\" does not match the certificate \"%s\": the server refuses them", keypath, certpath);
+}
+
+void
+ssl_findings(HbaAnalysis *an, List **findings)
+{
+	bool		ssl_on = setting_is("ssl", "on");
+	int			i;
+
+	if (setting_is("password_encryption", "md5"))
+		finding_add(findings, "AUTH007", FINDING_WARNING, "auth", "password_encryption",
+					"Set password_encryption = 'scram-sha-256' and have users set their passwords again.",
+					"password_encryption is md5: new passwords are stored as MD5 hashes, which scram-sha-256 lines cannot use");
+
+	if (!ssl_on)
+	{
+		StringInfoData hostssl;
+		StringInfoData remote;
+
+		if (an == NULL)
+			return;
+		initStringInfo(&hostssl);
+		initStringInfo(&remote);
+		for (i = 0; i < an->nrules; i++)
+		{
+			HbaRule    *r = &an->rules[i];
+
+			if (r->hba == NULL || r->hba->auth_method == uaReject)
+				continue;
+			if (r->hba->conntype == ctHostSSL)
+				appendStringInfo(&hostssl, "%s%d", hostssl.len ? ", " : "", r->line_number);
+			else if (r->hba->conntype != ctLocal && r->reachable && !r->loopback_only &&
+					 r->hba->conntype != ctHostGSS)
+				appendStringInfo(&remote, "%s%d", remote.len ? ", " : "", r->line_number);
+		}
+		if (hostssl.len)
+			finding_add(findings, "TLS001", FINDING_CRITICAL, "ssl", "ssl",
+						"Set ssl = on (with a certificate and key) or remove the hostssl lines.",
+						"ssl is off but %s has hostssl lines (%s): they can never match, so the clients they were meant for are refused or fall through to other lines",
+						an->path, hostssl.data);
+		if (remote.len)
+			finding_add(findings, "TLS002", FINDING_CRITICAL, "ssl", "ssl",
+						"Set ssl = on and make remote lines hostssl.",
+						"ssl is off and %s accepts TCP connections from non-loopback addresses (lines %s): all of that traffic, passwords included, is unencrypted",
+						an->path, remote.data);
+		return;
+	}
+
+	/* protocol range */
+	{
+		const char *minp = pgtls_setting("ssl_min_protocol_version");
+		const char *maxp = pgtls_setting("ssl_max_protocol_version");
+		TlsProtocolRank minr = tls_protocol_rank(minp);
+		TlsProtocolRank maxr = tls_protocol_rank(maxp);
+
+		if (minr < TLS_RANK_TLSV1_2)
+			finding_add(findings, "TLS003", FINDING_WARNING, "ssl", "ssl_min_protocol_version",
+						"Set ssl_min_protocol_version = 'TLSv1.2' (or 'TLSv1.3' when every client supports it).",
+						"ssl_min_protocol_version is %s: TLS 1.0 and 1.1 are deprecated (RFC 8996)",
+						minp && minp[0] ? minp : "empty");
+		if (maxp && maxp[0] && maxr != TLS_RANK_UNKNOWN && maxr < minr)
+			finding_add(findings, "TLS004", FINDING_CRITICAL, "ssl", "ssl_max_protocol_version",
+						"Set ssl_max_protocol_version to '' (no limit) or at least ssl_min_protocol_version.",
+						"ssl_max_protocol_version (%s) is lower than ssl_min_protocol_version (%s): the server cannot set up TLS (start fails, a reload keeps the old settings)",
+						maxp, minp);
+		else if (maxp && maxp[0] && maxr < TLS_RANK_TLSV1_3)
+			finding_add(findings, "TLS005", FINDING_WARNING, "ssl", "ssl_max_protocol_version",
+						"Set ssl_max_protocol_version = '' so that TLS 1.3 can be used.",
+						"ssl_max_protocol_version is %s: TLS 1.3 is disabled", maxp);
+	}
+
+	if (setting_is("ssl_prefer_server_ciphers", "off"))
+		finding_add(findings, "TLS006", FINDING_WARNING, "ssl", "ssl_prefer_server_ciphers",
+					"Set ssl_prefer_server_ciphers = on.",
+					"ssl_prefer_server_ciphers is off: the client's preference order chooses the TLS 1.2 suite, weaker ones included");
+
+	/* files */
+	{
+		bool		cert_ok = file_readable(findings, "CERT001", "ssl_cert_file",
+											"server certificate file");
+		bool		key_ok = file_readable(findings, "CERT002", "ssl_key_file",
+										   "private key file");
+
+		if (key_ok)
+			key_permissions(findings, pgtls_setting("ssl_key_file"));
+		if (cert_ok && key_ok)
+			key_matches_certificate(findings, pgtls_setting("ssl_cert_file"),
+									pgtls_setting("ssl_key_file"));
+	}
+	if (setting_set("ssl_ca_file"))
+		file_readable(findings, "CERT004", "ssl_ca_file", "CA file");
+	if (setting_set("ssl_crl_file"))
+		file_readable(findings, "CERT005", "ssl_crl_file", "CRL file");
+	if (setting_set("ssl_crl_dir"))
+		file_readable(findings, "CERT005", "ssl_crl_dir", "CRL directory");
+
+	/* client certificates without a CA to verify them */
+	if (an && !setting_set("ssl_ca_file"))
+	{
+		StringInfoData lines;
+
+		initStringInfo(&lines);
+		for (i = 0; i < an->nrules; i++)
+			if (an->rules[i].reachable && hba_rule_uses_client_cert(&an->rules[i]))
+				appendStringInfo(&lines, "%s%d", lines.len ? ", " : "",
+								 an->rules[i].line_number);
+		if (lines.len)
+			finding_add(findings, "CERT006", FINDING_CRITICAL, "certificates", "ssl_ca_file",
+						"Set ssl_ca_file to the CA that issues client certificates.",
+						"%s lines %s use the cert method or clientcert, but ssl_ca_file is empty: the server requests no client certificate, so those connections always fail",
+						an->path, lines.data);
+	}
+}
