@@ -76,6 +76,18 @@
 #endif
 
 /*
+ * How the server applies that setting: 18 passes ssl_groups, a
+ * colon-separated list, to SSL_CTX_set1_groups_list(); before 18
+ * ssl_ecdh_curve is one elliptic curve's short name, turned into a key with
+ * OBJ_sn2nid() and EC_KEY_new_by_curve_name() (so X25519 is refused).
+ */
+#if PG_VERSION_NUM >= 180000
+#define PGTLS_SSL_GROUPS_IS_LIST 1
+#else
+#define PGTLS_SSL_GROUPS_IS_LIST 0
+#endif
+
+/*
  * ---- pg_hba.conf tokenizing (hba_analysis.c) ----
  *
  * PgtlsAuthFile holds what must be released after the tokens are used.

@@ -6,7 +6,8 @@
  *	  the data directory, so relative paths and permissions are the
  *	  server's): protocol range, cipher preference, certificate, key, CA
  *	  and CRL files, key file permissions (be-secure-common.c rules),
- *	  whether key and certificate belong together, ssl off while pg_hba
+ *	  whether key and certificate belong together, the key exchange groups
+ *	  (ssl_groups, ssl_ecdh_curve before 18), ssl off while pg_hba
  *	  expects TLS, client certificates required without a CA, and
  *	  password_encryption.
  *
@@ -23,7 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -159,6 +162,95 @@ key_matches_certificate(List **findings, const char *certpath, const char *keypa
 					"private key \"%s\" does not match the certificate \"%s\": the server refuses them", keypath, certpath);
 }
 
+/*
+ * Security of one key exchange group in bits, or -1 when it is not an
+ * elliptic curve this can measure (X25519, X448, ffdhe*, hybrids: all at
+ * least 128).  An elliptic curve gives half its order's bits.
+ */
+static int
+ec_group_security_bits(const char *name)
+{
+	int			nid = OBJ_sn2nid(name);
+	EC_GROUP   *group;
+	int			bits;
+
+	if (nid == NID_undef)
+		return -1;
+	group = EC_GROUP_new_by_curve_name(nid);
+	if (group == NULL)
+		return -1;
+	bits = EC_GROUP_order_bits(group) / 2;
+	EC_GROUP_free(group);
+	return bits;
+}
+
+/* Would the server accept the groups setting?  As be-secure-openssl.c. */
+static bool
+groups_setting_accepted(const char *value)
+{
+	bool		accepted;
+
+#if PGTLS_SSL_GROUPS_IS_LIST
+	SSL_CTX    *ctx = SSL_CTX_new(TLS_method());
+
+	if (ctx == NULL)
+		return true;			/* cannot tell: say nothing */
+	accepted = SSL_CTX_set1_groups_list(ctx, value) == 1;
+	SSL_CTX_free(ctx);
+#else
+	accepted = ec_group_security_bits(value) > 0;
+#endif
+	ERR_clear_error();
+	return accepted;
+}
+
+/*
+ * TLS011: OpenSSL refuses ssl_groups (ssl_ecdh_curve before 18), so the
+ * server cannot set up TLS.  TLS012: a group below 128-bit security.
+ */
+static void
+groups_findings(List **findings)
+{
+	const char *setting = PGTLS_GUC_SSL_GROUPS;
+	const char *value = pgtls_setting(setting);
+	char	   *copy;
+	char	   *saveptr = NULL;
+	StringInfoData weak;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	if (!groups_setting_accepted(value))
+	{
+		finding_add(findings, "TLS011", FINDING_CRITICAL, "ssl", setting,
+					PGTLS_SSL_GROUPS_IS_LIST ?
+					"Use group names OpenSSL knows, e.g. 'X25519:prime256v1' (the default)." :
+					"Use one elliptic curve short name, e.g. 'prime256v1' (the default).",
+					"OpenSSL refuses %s = '%s': the server cannot set up TLS (start fails, a reload keeps the old settings)",
+					setting, value);
+		return;
+	}
+
+	initStringInfo(&weak);
+	copy = pstrdup(value);
+	for (char *name = strtok_r(copy, ":", &saveptr); name != NULL;
+		 name = strtok_r(NULL, ":", &saveptr))
+	{
+		int			bits = ec_group_security_bits(name);
+
+		if (bits > 0 && bits < 128)
+			appendStringInfo(&weak, "%s%s (%d-bit security)",
+							 weak.len ? ", " : "", name, bits);
+	}
+	ERR_clear_error();
+	if (weak.len)
+		finding_add(findings, "TLS012", FINDING_WARNING, "ssl", setting,
+					"Use curves of 256 bits or more, e.g. 'X25519:prime256v1' on 18, 'prime256v1' before.",
+					"%s = '%s' offers key exchange groups below 128-bit security: %s",
+					setting, value, weak.data);
+	pfree(copy);
+	pfree(weak.data);
+}
+
 void
 ssl_findings(HbaAnalysis *an, List **findings)
 {
@@ -231,6 +323,8 @@ ssl_findings(HbaAnalysis *an, List **findings)
 		finding_add(findings, "TLS006", FINDING_WARNING, "ssl", "ssl_prefer_server_ciphers",
 					"Set ssl_prefer_server_ciphers = on.",
 					"ssl_prefer_server_ciphers is off: the client's preference order chooses the TLS 1.2 suite, weaker ones included");
+
+	groups_findings(findings);
 
 	/* files */
 	{

@@ -167,6 +167,46 @@ like($report, qr/== Fix first\n  1\. \[critical /, 'report: fix first starts wit
 like($report, qr/critical: \d+\n  warning: \d+/, 'report: counts by severity');
 like($report, qr/TLSv1\.[23] +\S+/, 'report: protocol mix of recent connections');
 
+# key exchange groups: ssl_groups on 18, ssl_ecdh_curve before, as the
+# server applies them (changed with a reload; a refused value leaves the
+# server on its old TLS context)
+{
+	my $guc = $bad->safe_psql('postgres',
+		"SELECT name FROM pg_settings WHERE name IN ('ssl_groups', 'ssl_ecdh_curve')");
+	my $set_groups = sub {
+		my ($value) = @_;
+		my $sql = defined $value ? "ALTER SYSTEM SET $guc = '$value'" : "ALTER SYSTEM RESET $guc";
+		$bad->safe_psql('postgres', $sql);
+		$bad->safe_psql('postgres', 'SELECT pg_reload_conf()');
+		my $want = defined $value ? "'$value'" : "(SELECT boot_val FROM pg_settings WHERE name = '$guc')";
+		$bad->poll_query_until('postgres', "SELECT current_setting('$guc') = $want")
+		  or diag "$guc not reloaded";
+	};
+	my $weak = $guc eq 'ssl_groups' ? 'X25519:secp224r1' : 'secp224r1';
+	$set_groups->($weak);
+	$f = findings($bad);
+	has_finding($f, 'TLS012', qr/\Q$guc\E = '\Q$weak\E'.*secp224r1 \(112-bit security\)/,
+		"groups: $guc with a 224-bit curve");
+	ok(!(grep { /^TLS011\|/ } @$f), 'groups: a weak but known curve is accepted');
+	$set_groups->('no_such_group');
+	$f = findings($bad);
+	has_finding($f, 'TLS011', qr/OpenSSL refuses \Q$guc\E = 'no_such_group'/, "groups: unknown name in $guc");
+	# X25519 is a key exchange group but not an EC curve: 18 takes it, 15-17 refuse it
+	$set_groups->('X25519');
+	$f = findings($bad);
+	if ($guc eq 'ssl_groups')
+	{
+		ok(!(grep { /^TLS01[12]\|/ } @$f), 'groups: ssl_groups = X25519 is fine on 18');
+	}
+	else
+	{
+		has_finding($f, 'TLS011', qr/ssl_ecdh_curve = 'X25519'/, 'groups: ssl_ecdh_curve cannot be X25519 before 18');
+	}
+	$set_groups->(undef);
+	$f = findings($bad);
+	ok(!(grep { /^TLS01[12]\|/ } @$f), "groups: default $guc gives no finding");
+}
+
 # pg_hba.conf edited on disk, not reloaded, with an error in it
 sleep(1.2);
 $bad->append_conf('pg_hba.conf', "host all all 10.0.0.0/33 md5\n");
