@@ -76,6 +76,20 @@
 #endif
 
 /*
+ * Whether core's log_connections logs authorized connections: a bool
+ * before 18, a list of aspects from 18 ('on' = receipt, authentication,
+ * authorization).
+ */
+#if PG_VERSION_NUM >= 180000
+#include "tcop/backend_startup.h"
+#define PGTLS_CORE_LOGS_AUTHORIZATION() \
+	((log_connections & LOG_CONNECTION_AUTHORIZATION) != 0)
+#else
+#include "postmaster/postmaster.h"
+#define PGTLS_CORE_LOGS_AUTHORIZATION() (Log_connections)
+#endif
+
+/*
  * How the server applies that setting: 18 passes ssl_groups, a
  * colon-separated list, to SSL_CTX_set1_groups_list(); before 18
  * ssl_ecdh_curve is one elliptic curve's short name, turned into a key with

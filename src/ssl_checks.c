@@ -9,7 +9,8 @@
  *	  whether key and certificate belong together, the key exchange groups
  *	  (ssl_groups, ssl_ecdh_curve before 18), ssl off while pg_hba
  *	  expects TLS, client certificates required without a CA, and
- *	  password_encryption.
+ *	  password_encryption, and whether successful connections are logged
+ *	  at all (by this module or by core's log_connections).
  *
  * Settings are read with GetConfigOption(), so a caller without the
  * privilege to SHOW them (pg_monitor members have it) still gets the
@@ -261,6 +262,16 @@ ssl_findings(HbaAnalysis *an, List **findings)
 		finding_add(findings, "AUTH007", FINDING_WARNING, "auth", "password_encryption",
 					"Set password_encryption = 'scram-sha-256' and have users set their passwords again.",
 					"password_encryption is md5: new passwords are stored as MD5 hashes, which scram-sha-256 lines cannot use");
+
+	if (!PGTLS_CORE_LOGS_AUTHORIZATION() &&
+		!(pgtls_audit_preloaded && pgtls_audit_log_connections))
+		finding_add(findings, "AUTH009", FINDING_WARNING, "auth", "log_connections",
+					pgtls_audit_preloaded ?
+					"Set pgtls_audit.log_connections = on (or log_connections in core)." :
+					"Add pgtls_audit to shared_preload_libraries and restart, or set log_connections in core.",
+					"successful connections leave no record in the server log: %s, and core's log_connections does not log authorization",
+					pgtls_audit_preloaded ? "pgtls_audit.log_connections is off" :
+					"pgtls_audit is not preloaded");
 
 	if (!ssl_on)
 	{

@@ -207,6 +207,30 @@ like($report, qr/TLSv1\.[23] +\S+/, 'report: protocol mix of recent connections'
 	ok(!(grep { /^TLS01[12]\|/ } @$f), "groups: default $guc gives no finding");
 }
 
+# no record of successful connections at all (the CIS benchmark's
+# log_connections check): neither this module nor core logs them
+{
+	my $reload_with = sub {
+		my ($sql) = @_;
+		$bad->safe_psql('postgres', $_) for (@$sql, 'SELECT pg_reload_conf()');
+	};
+	ok(!(grep { /^AUTH009\|/ } @$f), 'logging: no AUTH009 while pgtls_audit logs connections');
+	$reload_with->([ 'ALTER SYSTEM SET pgtls_audit.log_connections = off', 'ALTER SYSTEM SET log_connections = off' ]);
+	$bad->poll_query_until('postgres', "SELECT current_setting('pgtls_audit.log_connections') = 'off'")
+	  or diag 'pgtls_audit.log_connections not reloaded';
+	$f = findings($bad);
+	has_finding($f, 'AUTH009', qr/log_connections\|.*pgtls_audit\.log_connections is off/,
+		'logging: AUTH009 when neither pgtls_audit nor core logs connections');
+	$reload_with->([ 'ALTER SYSTEM SET log_connections = on' ]);
+	$bad->poll_query_until('postgres', "SELECT current_setting('log_connections') <> 'off'")
+	  or diag 'log_connections not reloaded';
+	$f = findings($bad);
+	ok(!(grep { /^AUTH009\|/ } @$f), 'logging: core log_connections = on is a record too');
+	$reload_with->([ 'ALTER SYSTEM RESET pgtls_audit.log_connections', 'ALTER SYSTEM RESET log_connections' ]);
+	$bad->poll_query_until('postgres', "SELECT current_setting('pgtls_audit.log_connections') = 'on'")
+	  or diag 'pgtls_audit.log_connections not reset';
+}
+
 # pg_hba.conf edited on disk, not reloaded, with an error in it
 sleep(1.2);
 $bad->append_conf('pg_hba.conf', "host all all 10.0.0.0/33 md5\n");
