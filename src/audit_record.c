@@ -91,9 +91,12 @@ x509_name_to_string(X509_NAME *name)
 	return result;
 }
 
-/* Convert an ASN1_TIME to a TimestampTz; false if it cannot be read. */
-static bool
-asn1_time_to_timestamp(const ASN1_TIME *t, TimestampTz *result)
+/*
+ * Convert an ASN1_TIME to a TimestampTz; false if it cannot be read or is
+ * out of range.  Shared with certificates.c.
+ */
+bool
+asn1_time_to_timestamptz(const ASN1_TIME *t, TimestampTz *result)
 {
 	struct tm	tm;
 	struct pg_tm ptm;
@@ -139,8 +142,8 @@ capture_certificate(AuditRecord *rec, X509 *cert)
 		}
 	}
 
-	rec->has_not_after = asn1_time_to_timestamp(X509_get0_notAfter(cert),
-												 &rec->client_not_after);
+	rec->has_not_after = asn1_time_to_timestamptz(X509_get0_notAfter(cert),
+												   &rec->client_not_after);
 
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1)
 	{

@@ -265,25 +265,6 @@ name_datum(X509_NAME *name, bool *isnull)
 	return result;
 }
 
-/* ASN1_TIME as TimestampTz; false if it cannot be read or is out of range. */
-static bool
-asn1_time_to_timestamptz(const ASN1_TIME *t, TimestampTz *result)
-{
-	struct tm	tm;
-	struct pg_tm ptm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return false;
-	memset(&ptm, 0, sizeof(ptm));
-	ptm.tm_year = tm.tm_year + 1900;
-	ptm.tm_mon = tm.tm_mon + 1;
-	ptm.tm_mday = tm.tm_mday;
-	ptm.tm_hour = tm.tm_hour;
-	ptm.tm_min = tm.tm_min;
-	ptm.tm_sec = tm.tm_sec;
-	return tm2timestamp(&ptm, 0, NULL, result) == 0;
-}
-
 /* Whole days from now to ts, rounded down (negative once past). */
 static int32
 days_until(TimestampTz ts, TimestampTz now)
