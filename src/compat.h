@@ -17,6 +17,8 @@
  *		fields starting with a slash are regular expressions).
  *	18: PG_MODULE_MAGIC_EXT; ssl_ecdh_curve renamed ssl_groups;
  *		ssl_tls13_ciphers; log_connections became a list; oauth method.
+ *	19 (not supported yet, built to watch it): the radius method is gone;
+ *		postgres.h no longer includes varatt.h (in its own header since 16).
  *
  * src/compat.h
  *
@@ -47,6 +49,18 @@
 #define PGTLS_AUTHN_ID(port) (MyClientConnectionInfo.authn_id)
 #else
 #define PGTLS_AUTHN_ID(port) ((port)->authn_id)
+#endif
+
+/* Variable-length datum macros (VARDATA_ANY ...): their own header from 16 */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/* The radius authentication method (removed in 19). */
+#if PG_VERSION_NUM >= 190000
+#define PGTLS_UA_IS_RADIUS(m) false
+#else
+#define PGTLS_UA_IS_RADIUS(m) ((m) == uaRADIUS)
 #endif
 
 /* File holding the pg_hba line that matched (include files from 16 on). */

@@ -40,6 +40,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 const char *
 hba_conntype_name(ConnType type)
@@ -529,8 +530,8 @@ method_of(const HbaRule *r)
 static bool
 method_sends_password(UserAuth m)
 {
-	return m == uaPassword || m == uaLDAP || m == uaRADIUS || m == uaPAM ||
-		m == uaBSD;
+	return m == uaPassword || m == uaLDAP || PGTLS_UA_IS_RADIUS(m) ||
+		m == uaPAM || m == uaBSD;
 }
 
 static int
