@@ -124,14 +124,14 @@ extern void audit_record_set_reason(AuditRecord *rec, const char *reason,
 									int sqlerrcode);
 extern void audit_record_finish_policy(AuditRecord *rec);
 extern TlsProtocolRank tls_protocol_rank(const char *name);
+extern const char *audit_event_name(AuditEvent event);
+extern const char *audit_outcome_name(AuditOutcome outcome);
+extern const char *audit_policy_name(AuditPolicy policy);
 
 /* an OpenSSL ASN1_TIME, without including OpenSSL headers here */
 struct asn1_string_st;
 extern bool asn1_time_to_timestamptz(const struct asn1_string_st *t,
 									 TimestampTz *result);
-extern const char *audit_event_name(AuditEvent event);
-extern const char *audit_outcome_name(AuditOutcome outcome);
-extern const char *audit_policy_name(AuditPolicy policy);
 extern void audit_install_tls_init_hook(void);
 
 /* ---- formatting (audit_format.c) ---- */

@@ -167,32 +167,42 @@ like($report, qr/== Fix first\n  1\. \[critical /, 'report: fix first starts wit
 like($report, qr/critical: \d+\n  warning: \d+/, 'report: counts by severity');
 like($report, qr/TLSv1\.[23] +\S+/, 'report: protocol mix of recent connections');
 
+# Change settings with ALTER SYSTEM (undef: RESET), reload, and wait until
+# a new session sees every value.
+sub set_and_reload
+{
+	my ($node, @settings) = @_;
+	my @wait;
+	while (my ($name, $value) = splice(@settings, 0, 2))
+	{
+		$node->safe_psql('postgres',
+			defined $value ? "ALTER SYSTEM SET $name = '$value'" : "ALTER SYSTEM RESET $name");
+		push @wait, "current_setting('$name') = "
+		  . (defined $value ? "'$value'" : "(SELECT boot_val FROM pg_settings WHERE name = '$name')");
+	}
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	my $cond = join(' AND ', @wait);
+	$node->poll_query_until('postgres', "SELECT $cond")
+	  or diag "settings not reloaded: $cond";
+}
+
 # key exchange groups: ssl_groups on 18, ssl_ecdh_curve before, as the
 # server applies them (changed with a reload; a refused value leaves the
 # server on its old TLS context)
 {
 	my $guc = $bad->safe_psql('postgres',
 		"SELECT name FROM pg_settings WHERE name IN ('ssl_groups', 'ssl_ecdh_curve')");
-	my $set_groups = sub {
-		my ($value) = @_;
-		my $sql = defined $value ? "ALTER SYSTEM SET $guc = '$value'" : "ALTER SYSTEM RESET $guc";
-		$bad->safe_psql('postgres', $sql);
-		$bad->safe_psql('postgres', 'SELECT pg_reload_conf()');
-		my $want = defined $value ? "'$value'" : "(SELECT boot_val FROM pg_settings WHERE name = '$guc')";
-		$bad->poll_query_until('postgres', "SELECT current_setting('$guc') = $want")
-		  or diag "$guc not reloaded";
-	};
 	my $weak = $guc eq 'ssl_groups' ? 'X25519:secp224r1' : 'secp224r1';
-	$set_groups->($weak);
+	set_and_reload($bad, $guc => $weak);
 	$f = findings($bad);
 	has_finding($f, 'TLS012', qr/\Q$guc\E = '\Q$weak\E'.*secp224r1 \(112-bit security\)/,
 		"groups: $guc with a 224-bit curve");
 	ok(!(grep { /^TLS011\|/ } @$f), 'groups: a weak but known curve is accepted');
-	$set_groups->('no_such_group');
+	set_and_reload($bad, $guc => 'no_such_group');
 	$f = findings($bad);
 	has_finding($f, 'TLS011', qr/OpenSSL refuses \Q$guc\E = 'no_such_group'/, "groups: unknown name in $guc");
 	# X25519 is a key exchange group but not an EC curve: 18 takes it, 15-17 refuse it
-	$set_groups->('X25519');
+	set_and_reload($bad, $guc => 'X25519');
 	$f = findings($bad);
 	if ($guc eq 'ssl_groups')
 	{
@@ -202,34 +212,22 @@ like($report, qr/TLSv1\.[23] +\S+/, 'report: protocol mix of recent connections'
 	{
 		has_finding($f, 'TLS011', qr/ssl_ecdh_curve = 'X25519'/, 'groups: ssl_ecdh_curve cannot be X25519 before 18');
 	}
-	$set_groups->(undef);
+	set_and_reload($bad, $guc => undef);
 	$f = findings($bad);
 	ok(!(grep { /^TLS01[12]\|/ } @$f), "groups: default $guc gives no finding");
+	ok(!(grep { /^AUTH009\|/ } @$f), 'logging: no AUTH009 while pgtls_audit logs connections');
 }
 
 # no record of successful connections at all (the CIS benchmark's
 # log_connections check): neither this module nor core logs them
-{
-	my $reload_with = sub {
-		my ($sql) = @_;
-		$bad->safe_psql('postgres', $_) for (@$sql, 'SELECT pg_reload_conf()');
-	};
-	ok(!(grep { /^AUTH009\|/ } @$f), 'logging: no AUTH009 while pgtls_audit logs connections');
-	$reload_with->([ 'ALTER SYSTEM SET pgtls_audit.log_connections = off', 'ALTER SYSTEM SET log_connections = off' ]);
-	$bad->poll_query_until('postgres', "SELECT current_setting('pgtls_audit.log_connections') = 'off'")
-	  or diag 'pgtls_audit.log_connections not reloaded';
-	$f = findings($bad);
-	has_finding($f, 'AUTH009', qr/log_connections\|.*pgtls_audit\.log_connections is off/,
-		'logging: AUTH009 when neither pgtls_audit nor core logs connections');
-	$reload_with->([ 'ALTER SYSTEM SET log_connections = on' ]);
-	$bad->poll_query_until('postgres', "SELECT current_setting('log_connections') <> 'off'")
-	  or diag 'log_connections not reloaded';
-	$f = findings($bad);
-	ok(!(grep { /^AUTH009\|/ } @$f), 'logging: core log_connections = on is a record too');
-	$reload_with->([ 'ALTER SYSTEM RESET pgtls_audit.log_connections', 'ALTER SYSTEM RESET log_connections' ]);
-	$bad->poll_query_until('postgres', "SELECT current_setting('pgtls_audit.log_connections') = 'on'")
-	  or diag 'pgtls_audit.log_connections not reset';
-}
+set_and_reload($bad, 'pgtls_audit.log_connections' => 'off', log_connections => 'off');
+$f = findings($bad);
+has_finding($f, 'AUTH009', qr/log_connections\|.*pgtls_audit\.log_connections is off/,
+	'logging: AUTH009 when neither pgtls_audit nor core logs connections');
+set_and_reload($bad, log_connections => 'on');
+$f = findings($bad);
+ok(!(grep { /^AUTH009\|/ } @$f), 'logging: core log_connections = on is a record too');
+set_and_reload($bad, 'pgtls_audit.log_connections' => undef, log_connections => undef);
 
 # pg_hba.conf edited on disk, not reloaded, with an error in it
 sleep(1.2);
