@@ -14,8 +14,11 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is assembled from the fragments in src/sql/, in file
 # name order, so that each concern keeps its SQL next to its C code.
-DATA_built = pgtls_audit--1.0.sql
-EXTRA_CLEAN = pgtls_audit--1.0.sql
+# Release 1.0's script is frozen; every later change to SQL objects goes into
+# one upgrade script per release (see README, "Versions of the extension").
+DATA = pgtls_audit--1.0.sql pgtls_audit--1.0--1.1.sql
+DATA_built = pgtls_audit--1.1.sql
+EXTRA_CLEAN = pgtls_audit--1.1.sql
 
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=pgtls_audit
@@ -34,5 +37,5 @@ SSL_LIBS := -lssl -lcrypto
 endif
 SHLIB_LINK += $(SSL_LIBS)
 
-pgtls_audit--1.0.sql: $(sort $(wildcard src/sql/*.sql))
+pgtls_audit--1.1.sql: $(sort $(wildcard src/sql/*.sql))
 	cat $^ > $@

@@ -11,7 +11,7 @@
 #ifndef PGTLS_AUDIT_H
 #define PGTLS_AUDIT_H
 
-#define PGTLS_AUDIT_VERSION "1.0"
+#define PGTLS_AUDIT_VERSION "1.1"
 
 #include "compat.h"
 

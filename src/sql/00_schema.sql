@@ -1,4 +1,4 @@
--- pgtls_audit--1.0.sql: assembled from the files in src/sql by the Makefile
+-- pgtls_audit--1.1.sql: assembled from the files in src/sql by the Makefile
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pgtls_audit" to load this file. \quit

@@ -3,8 +3,8 @@
 # the postgres user in a private copy of the tree.  Generates the PKI,
 # starts a TLS cluster for pg_regress (stopped on any exit), runs pg_regress
 # and every TAP test in test/t, and writes test-summary.txt whose last line
-# is "N passed, N failed" (one count per pg_regress test and per TAP
-# assertion).
+# is "N passed, N failed, N skipped" (one count per pg_regress test and
+# per TAP assertion; a TAP "ok N # skip" is a skip, never a pass).
 set -uo pipefail
 work=$1
 v=$2
@@ -16,6 +16,7 @@ summary=$work/test-summary.txt
 : >"$summary"
 pass=0
 fail=0
+skip=0
 
 echo "== generating the test PKI"
 export PGTLS_PKI=$work/test/tmp/pki
@@ -44,7 +45,7 @@ if cluster_start "$regress_dir" "$regress_port" "$PGTLS_PKI" \
 		f=1
 		echo "pg_regress exited with status $regress_rc"
 	fi
-	echo "pg_regress: $p passed, $f failed" | tee -a "$summary"
+	echo "pg_regress: $p passed, $f failed, 0 skipped" | tee -a "$summary"
 	pass=$((pass + p)); fail=$((fail + f))
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
 else
@@ -68,16 +69,18 @@ for t in test/t/*.pl; do
 	out=$work/test/tmp/tap/$name.out
 	perl "$t" >"$out" 2>&1
 	rc=$?
-	p=$(grep -c '^ok ' "$out" || true)
+	p=$(grep '^ok ' "$out" | grep -vc '^ok [0-9]* # skip' || true)
+	s=$(grep -c '^ok [0-9]* # skip' "$out" || true)
 	f=$(grep -c '^not ok ' "$out" || true)
 	grep -E '^not ok|^#' "$out" | head -n 60
 	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 		echo "$name: exited with status $rc"; tail -n 20 "$out"
 	fi
-	echo "TAP $name: $p passed, $f failed" | tee -a "$summary"
-	pass=$((pass + p)); fail=$((fail + f))
+	echo "TAP $name: $p passed, $f failed, $s skipped" | tee -a "$summary"
+	grep '^ok [0-9]* # skip' "$out" | sed "s/^/  $name: /"
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 done
 
-echo "$pass passed, $fail failed" | tee -a "$summary"
+echo "$pass passed, $fail failed, $skip skipped" | tee -a "$summary"
 [ "$fail" -eq 0 ]
