@@ -13,7 +13,12 @@
  *		  control characters are escaped (\\ \" \n \r \t \xHH); numbers,
  *		  booleans and null are bare words.  Non-ASCII UTF-8 is kept.
  *	json: RFC 8259 strings; control characters as \u00XX; bytes that are
- *		  not valid UTF-8 become U+FFFD so the line always parses.
+ *		  not valid UTF-8 become U+FFFD so the line always parses (capture
+ *		  already made every string valid UTF-8: this is a second guard).
+ *
+ * Formatting cannot raise an error, because records are also written from
+ * an on_proc_exit callback: the record is measured in a first pass and
+ * written in a second into one buffer allocated with MCXT_ALLOC_NO_OOM.
  *
  * src/audit_format.c
  *
@@ -22,6 +27,7 @@
 #include "pgtls_audit.h"
 
 #include "mb/pg_wchar.h"
+#include "utils/memutils.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -54,17 +60,44 @@ valid_utf8_length(const unsigned char *s, size_t remaining)
 }
 
 /*
+ * Field writers: one per value kind, shared by both formats.  With data ==
+ * NULL they only count the bytes (first pass).
+ */
+typedef struct RecordWriter
+{
+	char	   *data;
+	size_t		len;
+	AuditLogFormat format;
+	bool		first;
+} RecordWriter;
+
+static void
+put_bytes(RecordWriter *w, const char *s, size_t n)
+{
+	if (w->data)
+		memcpy(w->data + w->len, s, n);
+	w->len += n;
+}
+
+static void
+put_cstr(RecordWriter *w, const char *s)
+{
+	put_bytes(w, s, strlen(s));
+}
+
+/*
  * Append str double-quoted and escaped for one format (see the header
  * comment): the two formats differ only in how they write control
  * characters and in JSON's need for valid UTF-8.
  */
 static void
-append_quoted(StringInfo buf, const char *str, AuditLogFormat format)
+append_quoted(RecordWriter *w, const char *str)
 {
 	const unsigned char *p = (const unsigned char *) str;
 	size_t		remaining = strlen(str);
+	char		esc[8];
 
-	appendStringInfoChar(buf, '"');
+	put_bytes(w, "\"", 1);
 	while (remaining > 0)
 	{
 		unsigned char c = *p;
@@ -72,53 +105,52 @@ append_quoted(StringInfo buf, const char *str, AuditLogFormat format)
 
 		if (c == '"' || c == '\\')
 		{
-			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, (char) c);
+			esc[0] = '\\';
+			esc[1] = (char) c;
+			put_bytes(w, esc, 2);
 		}
 		else if (c == '\n')
-			appendStringInfoString(buf, "\\n");
+			put_cstr(w, "\\n");
 		else if (c == '\r')
-			appendStringInfoString(buf, "\\r");
+			put_cstr(w, "\\r");
 		else if (c == '\t')
-			appendStringInfoString(buf, "\\t");
+			put_cstr(w, "\\t");
 		else if (c < 0x20 || c == 0x7f)
-			appendStringInfo(buf, format == AUDIT_FORMAT_JSON ? "\\u%04x" : "\\x%02x", c);
-		else if (c < 0x80 || format != AUDIT_FORMAT_JSON)
-			appendStringInfoChar(buf, (char) c);
+		{
+			snprintf(esc, sizeof(esc),
+					 w->format == AUDIT_FORMAT_JSON ? "\\u%04x" : "\\x%02x", c);
+			put_cstr(w, esc);
+		}
+		else if (c < 0x80)
+			put_bytes(w, (const char *) p, 1);
 		else if ((len = valid_utf8_length(p, remaining)) == 0)
 		{
-			appendStringInfoString(buf, "\\ufffd");
+			put_cstr(w, w->format == AUDIT_FORMAT_JSON ? "\\ufffd" : "\xEF\xBF\xBD");
 			len = 1;
 		}
 		else
-			appendBinaryStringInfo(buf, (const char *) p, len);
+			put_bytes(w, (const char *) p, len);
 		p += len;
 		remaining -= len;
 	}
-	appendStringInfoChar(buf, '"');
+	put_bytes(w, "\"", 1);
 }
-
-/* Field writers: one per value kind, shared by both formats. */
-typedef struct RecordWriter
-{
-	StringInfo	buf;
-	AuditLogFormat format;
-	bool		first;
-} RecordWriter;
 
 static void
 put_key(RecordWriter *w, const char *key)
 {
 	if (w->format == AUDIT_FORMAT_JSON)
 	{
-		appendStringInfoString(w->buf, w->first ? "{" : ",");
-		appendStringInfo(w->buf, "\"%s\":", key);
+		put_cstr(w, w->first ? "{\"" : ",\"");
+		put_cstr(w, key);
+		put_cstr(w, "\":");
 	}
 	else
 	{
 		if (!w->first)
-			appendStringInfoChar(w->buf, ' ');
-		appendStringInfo(w->buf, "%s=", key);
+			put_bytes(w, " ", 1);
+		put_cstr(w, key);
+		put_bytes(w, "=", 1);
 	}
 	w->first = false;
 }
@@ -128,28 +160,32 @@ put_string(RecordWriter *w, const char *key, const char *value)
 {
 	put_key(w, key);
 	if (value == NULL)
-		appendStringInfoString(w->buf, "null");
+		put_cstr(w, "null");
 	else
-		append_quoted(w->buf, value, w->format);
+		append_quoted(w, value);
 }
 
 /* An integer, or null when negative (unknown) */
 static void
 put_int(RecordWriter *w, const char *key, int value)
 {
+	char		num[16];
+
 	put_key(w, key);
 	if (value < 0)
-		appendStringInfoString(w->buf, "null");
+		put_cstr(w, "null");
 	else
-		appendStringInfo(w->buf, "%d", value);
+	{
+		snprintf(num, sizeof(num), "%d", value);
+		put_cstr(w, num);
+	}
 }
 
 static void
 put_bool(RecordWriter *w, const char *key, int value)
 {
 	put_key(w, key);
-	appendStringInfoString(w->buf,
-						   value < 0 ? "null" : (value ? "true" : "false"));
+	put_cstr(w, value < 0 ? "null" : (value ? "true" : "false"));
 }
 
 static void
@@ -166,45 +202,84 @@ put_timestamp(RecordWriter *w, const char *key, bool known, TimestampTz ts)
 	put_string(w, key, tsbuf);
 }
 
+/* One pass of the record: every field, in the documented order. */
+static void
+write_fields(RecordWriter *w, const AuditRecord *rec)
+{
+	bool		tls_done = rec->protocol != NULL;
+
+	put_cstr(w, PGTLS_AUDIT_MARKER " ");
+	put_int(w, "v", PGTLS_AUDIT_RECORD_VERSION);
+	put_timestamp(w, "ts", true, rec->ts);
+	put_string(w, "event", audit_event_name(rec->event));
+	put_string(w, "outcome", audit_outcome_name(rec->outcome));
+	put_string(w, "reason", rec->reason);
+	put_string(w, "sqlstate", rec->sqlstate[0] ? rec->sqlstate : NULL);
+	put_int(w, "pid", rec->pid);
+	put_string(w, "remote_host", rec->remote_host);
+	put_string(w, "remote_port", rec->remote_port);
+	put_string(w, "user", rec->user_name);
+	put_string(w, "database", rec->database_name);
+	put_string(w, "application_name", rec->application_name);
+	put_bool(w, "ssl", rec->ssl);
+	put_string(w, "protocol", rec->protocol);
+	put_string(w, "cipher", rec->cipher);
+	put_int(w, "bits", rec->bits);
+	put_bool(w, "alpn", tls_done ? rec->alpn : -1);
+	put_bool(w, "gss_encrypted", rec->gss_encrypted);
+	put_bool(w, "client_cert", rec->client_cert_present);
+	put_string(w, "client_dn", rec->client_dn);
+	put_string(w, "issuer_dn", rec->issuer_dn);
+	put_string(w, "client_serial", rec->client_serial);
+	put_string(w, "client_serial_hex", rec->client_serial_hex);
+	put_timestamp(w, "client_not_after", rec->has_not_after,
+				  rec->client_not_after);
+	put_string(w, "client_fingerprint_sha256", rec->client_fingerprint);
+	put_string(w, "hba_file", rec->hba_file);
+	put_int(w, "hba_line", rec->hba_line > 0 ? rec->hba_line : -1);
+	put_string(w, "auth_method", rec->auth_method);
+	put_string(w, "identity", rec->identity);
+	put_string(w, "policy", audit_policy_name(rec->policy));
+	if (w->format == AUDIT_FORMAT_JSON)
+		put_bytes(w, "}", 1);
+}
+
+/*
+ * The record as one NUL-terminated line allocated in context, or NULL if
+ * the memory cannot be had.  Never raises an error.
+ */
+char *
+audit_format_record_alloc(const AuditRecord *rec, AuditLogFormat format,
+						  MemoryContext context)
+{
+	RecordWriter w = {NULL, 0, format, true};
+	char	   *data;
+
+	write_fields(&w, rec);
+	if (!AllocSizeIsValid(w.len + 1))
+		return NULL;
+	data = MemoryContextAllocExtended(context, w.len + 1, MCXT_ALLOC_NO_OOM);
+	if (data == NULL)
+		return NULL;
+	w.data = data;
+	w.len = 0;
+	w.first = true;
+	write_fields(&w, rec);
+	data[w.len] = '\0';
+	return data;
+}
+
+/* The record appended to a StringInfo (for callers that may raise). */
 void
 audit_format_record(StringInfo buf, const AuditRecord *rec,
 					AuditLogFormat format)
 {
-	RecordWriter w = {buf, format, true};
-	bool		tls_done = rec->protocol != NULL;
+	char	   *line = audit_format_record_alloc(rec, format, CurrentMemoryContext);
 
-	appendStringInfoString(buf, PGTLS_AUDIT_MARKER " ");
-	put_int(&w, "v", PGTLS_AUDIT_RECORD_VERSION);
-	put_timestamp(&w, "ts", true, rec->ts);
-	put_string(&w, "event", audit_event_name(rec->event));
-	put_string(&w, "outcome", audit_outcome_name(rec->outcome));
-	put_string(&w, "reason", rec->reason);
-	put_string(&w, "sqlstate", rec->sqlstate[0] ? rec->sqlstate : NULL);
-	put_int(&w, "pid", rec->pid);
-	put_string(&w, "remote_host", rec->remote_host);
-	put_string(&w, "remote_port", rec->remote_port);
-	put_string(&w, "user", rec->user_name);
-	put_string(&w, "database", rec->database_name);
-	put_string(&w, "application_name", rec->application_name);
-	put_bool(&w, "ssl", rec->ssl);
-	put_string(&w, "protocol", rec->protocol);
-	put_string(&w, "cipher", rec->cipher);
-	put_int(&w, "bits", rec->bits);
-	put_bool(&w, "alpn", tls_done ? rec->alpn : -1);
-	put_bool(&w, "gss_encrypted", rec->gss_encrypted);
-	put_bool(&w, "client_cert", rec->client_cert_present);
-	put_string(&w, "client_dn", rec->client_dn);
-	put_string(&w, "issuer_dn", rec->issuer_dn);
-	put_string(&w, "client_serial", rec->client_serial);
-	put_string(&w, "client_serial_hex", rec->client_serial_hex);
-	put_timestamp(&w, "client_not_after", rec->has_not_after,
-				  rec->client_not_after);
-	put_string(&w, "client_fingerprint_sha256", rec->client_fingerprint);
-	put_string(&w, "hba_file", rec->hba_file);
-	put_int(&w, "hba_line", rec->hba_line > 0 ? rec->hba_line : -1);
-	put_string(&w, "auth_method", rec->auth_method);
-	put_string(&w, "identity", rec->identity);
-	put_string(&w, "policy", audit_policy_name(rec->policy));
-	if (format == AUDIT_FORMAT_JSON)
-		appendStringInfoChar(buf, '}');
+	if (line == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	appendStringInfoString(buf, line);
+	pfree(line);
 }

@@ -7,17 +7,24 @@
  * ClientAuthentication_hook alone is not enough: core raises FATAL before
  * calling it when pg_hba.conf has no entry or a reject entry, when
  * clientcert=verify-* finds no valid certificate, and it never reaches
- * authentication at all when the TLS handshake fails.  So three places feed
+ * authentication at all when the TLS handshake fails.  So four places feed
  * one per-backend attempt:
  *
  *	1. ClientAuthentication_hook: the authentication status (OK, ERROR, EOF)
  *	   and a snapshot of the Port, taken while its pg_hba line still exists.
- *	2. emit_log_hook: a FATAL or COMMERROR raised while the backend is still
- *	   starting (ClientAuthInProgress, or an attempt already pending) gives
- *	   the server's reason and SQLSTATE.  It only copies them into a static
- *	   buffer: nothing here can allocate or fail while core is reporting an
- *	   error.
- *	3. Emission happens in exactly one of two places:
+ *	2. emit_log_hook: a message raised while the backend is still starting
+ *	   that decides the outcome gives the server's reason and SQLSTATE: a
+ *	   FATAL at any point of start-up, or a COMMERROR before authentication
+ *	   (a failed handshake, a bad start-up packet).  A COMMERROR after the
+ *	   hook ran decides nothing (COMMERROR is also LOG_SERVER_ONLY, which any
+ *	   module may use), and a successful attempt never has a reason.  The
+ *	   hook only copies into a static buffer: nothing here can allocate or
+ *	   fail while core is reporting an error.
+ *	3. The ClientHello callback (audit_record.c) says that a TLS handshake
+ *	   started, so that a client that completes the handshake and leaves
+ *	   without a start-up packet (a TLS scanner, a load balancer's health
+ *	   check) is recorded too: core logs nothing for it.
+ *	4. Emission happens in exactly one of two places:
  *	   - a transaction-commit callback, at the commit that ends InitPostgres,
  *		 for an attempt that authenticated and then started successfully;
  *	   - an on_proc_exit callback for every attempt that ends the process
@@ -28,12 +35,33 @@
  *	   The attempt is then marked done, so a backend never writes a second
  *	   record.
  *
- * Every path that can fail runs under PG_TRY: an internal failure becomes a
- * WARNING and the connection proceeds exactly as it would without the
- * module.  No catalog access happens anywhere here.
+ * Failures.  The hook runs under PG_TRY: an internal failure there becomes
+ * a WARNING and the connection proceeds exactly as it would without the
+ * module.  Writing the record cannot use PG_TRY, because in an exit
+ * callback errstart() turns an ERROR into FATAL: so that path raises
+ * nothing at all (audit_record.c and audit_format.c allocate with
+ * MCXT_ALLOC_NO_OOM and report failure by result), and a failure there is
+ * a WARNING plus a count in records_dropped.  No catalog access happens
+ * anywhere here.
  *
- * A connection that never sends a start-up packet (a bare TCP probe) is not
- * an attempt: PostgreSQL logs nothing for it and neither does this module.
+ * Signals.  Until start-up ends, core's SIGTERM handler
+ * (process_startup_packet_die) and the authentication_timeout handler
+ * (StartupPacketTimeoutHandler, on SIGALRM) call _exit(1) at once.  If one
+ * landed while this backend held the inventory's spinlock, the lock would
+ * stay taken and every later connection would spin until a stuck-spinlock
+ * PANIC.  So the exit callback blocks every signal core blocks (BlockSig:
+ * SIGTERM, SIGALRM, SIGINT, SIGQUIT, ...) before it touches shared memory
+ * and restores the mask when it is done; a signal that arrived meanwhile
+ * is then delivered and does what it would have done, with nothing held.
+ * Blocking SIGALRM also holds off the start-up timeout.  A client that
+ * stalls until authentication_timeout is still ended by core's _exit(1)
+ * before any exit callback runs: such an attempt cannot be recorded.
+ * The commit-callback path runs after start-up, where SIGTERM only sets a
+ * flag, and needs no blocking.
+ *
+ * A connection that never sends a start-up packet nor starts TLS (a bare
+ * TCP probe) is not an attempt: PostgreSQL logs nothing for it and neither
+ * does this module.
  *
  * src/audit_hooks.c
  *
@@ -41,7 +69,12 @@
  */
 #include "pgtls_audit.h"
 
+#include <signal.h>
+
+#include <openssl/ssl.h>
+
 #include "access/xact.h"
+#include "libpq/pqsignal.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
@@ -67,8 +100,12 @@ static int	attempt_auth_status = STATUS_OK;	/* valid if hook called */
 static bool attempt_exit_callback_registered = false;
 static bool attempt_xact_callback_registered = false;
 
-/* First startup-time error message, copied without allocating. */
+/*
+ * First startup-time error message, copied without allocating; cut at a
+ * UTF-8 character boundary and marked with "..." when longer.
+ */
 #define REASON_BUFSIZE 1024
+#define REASON_CUT_MARKER "..."
 static char logged_reason[REASON_BUFSIZE];
 static int	logged_sqlerrcode = 0;
 static int	logged_elevel = 0;
@@ -81,24 +118,48 @@ static bool writing_record = false;
 static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
-static void audit_finish_attempt(void);
+/* A client completed the TLS handshake and left: no message, no hook. */
+static bool attempt_tls_only = false;
+
+static void audit_finish_attempt(bool in_exit_callback);
+
+/*
+ * Server-only messages of this module (WARNINGs about its own failures):
+ * never sent to a client that is still connecting or already gone.
+ */
+#define server_only_ereport(elevel, ...) \
+	do { \
+		CommandDest saved_dest_ = whereToSendOutput; \
+		whereToSendOutput = DestNone; \
+		ereport(elevel, __VA_ARGS__); \
+		whereToSendOutput = saved_dest_; \
+	} while (0)
 
 /* pgtls_audit.debug_inject_failure: an ERROR where a real bug would raise one */
 static void
-maybe_inject_failure(void)
+maybe_inject_hook_failure(void)
 {
-	if (pgtls_audit_debug_inject_failure)
+	if (pgtls_audit_debug_inject_failure == INJECT_FAILURE_HOOK ||
+		pgtls_audit_debug_inject_failure == INJECT_FAILURE_ALL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("failure injected by pgtls_audit.debug_inject_failure")));
 }
 
+/* ... and, where nothing may raise, a failure reported by result */
+static bool
+record_failure_injected(void)
+{
+	return pgtls_audit_debug_inject_failure == INJECT_FAILURE_RECORD ||
+		pgtls_audit_debug_inject_failure == INJECT_FAILURE_ALL;
+}
+
 /*
- * Report an internal failure of this module as a WARNING, after PG_CATCH.
+ * Report an internal failure of the hook as a WARNING, after PG_CATCH.
  * The caller's connection carries on.
  */
 static void
-report_internal_failure(MemoryContext oldcontext, const char *what)
+report_hook_failure(MemoryContext oldcontext)
 {
 	ErrorData  *edata;
 
@@ -106,18 +167,25 @@ report_internal_failure(MemoryContext oldcontext, const char *what)
 	edata = CopyErrorData();
 	FlushErrorState();
 	writing_record = false;
-	ereport(WARNING,
-			(errcode(ERRCODE_INTERNAL_ERROR),
-			 errmsg("pgtls_audit could not %s: %s", what, edata->message),
-			 errdetail("The connection attempt was not affected.")));
+	server_only_ereport(WARNING,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("pgtls_audit could not capture a connection attempt: %s",
+								edata->message),
+						 errdetail("The connection attempt was not affected; its audit record is counted in pgtls_audit.stats.records_dropped.")));
 	FreeErrorData(edata);
 }
 
 static void
 audit_exit_callback(int code, Datum arg)
 {
+	if (attempt_state == ATTEMPT_NONE && audit_record_tls_handshake_started())
+	{
+		/* TLS, then nothing: neither core nor the hook saw this client */
+		attempt_state = ATTEMPT_PENDING;
+		attempt_tls_only = true;
+	}
 	if (attempt_state != ATTEMPT_NONE)
-		audit_finish_attempt();
+		audit_finish_attempt(true);
 }
 
 static void
@@ -125,7 +193,7 @@ audit_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && attempt_state == ATTEMPT_PENDING &&
 		attempt_auth_status == STATUS_OK && !logged_fatal)
-		audit_finish_attempt();
+		audit_finish_attempt(false);
 }
 
 static void
@@ -152,6 +220,16 @@ classify_attempt(void)
 			attempt.outcome = logged_sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
 				AUDIT_OUTCOME_REJECTED : AUDIT_OUTCOME_FAILED;
 		}
+		else if (attempt_tls_only)
+		{
+			attempt.event = AUDIT_EVENT_HANDSHAKE;
+			attempt.outcome = AUDIT_OUTCOME_ABORTED;
+			strlcpy(logged_reason,
+					attempt.protocol != NULL ?
+					"client closed the connection after the TLS handshake, before sending a start-up packet" :
+					"client closed the connection during the TLS handshake",
+					REASON_BUFSIZE);
+		}
 		else
 		{
 			attempt.event = AUDIT_EVENT_HANDSHAKE;
@@ -169,6 +247,9 @@ classify_attempt(void)
 		{
 			attempt.event = AUDIT_EVENT_ESTABLISHED;
 			attempt.outcome = AUDIT_OUTCOME_SUCCESS;
+			/* nothing decided against it: a success has no reason */
+			logged_reason[0] = '\0';
+			logged_sqlerrcode = 0;
 		}
 	}
 	else if (attempt_auth_status == STATUS_EOF)
@@ -188,77 +269,89 @@ classify_attempt(void)
 }
 
 /*
- * Write one record to the server log, never to the client.  (A function of
- * its own so that its PG_TRY does not nest in its caller's.)
+ * Write one record to the server log, never to the client.  Returns false
+ * when the record could not be formatted.  Raises nothing: an ereport at
+ * LOG level does not throw.
  */
-static void
+static bool
 write_record_to_log(const AuditRecord *rec)
 {
-	StringInfoData buf;
+	char	   *line;
 	int			elevel = pgtls_audit_log_level;
-	CommandDest saved_dest = whereToSendOutput;
 
-	initStringInfo(&buf);
-	audit_format_record(&buf, rec, pgtls_audit_log_format);
-
+	line = audit_format_record_alloc(rec, pgtls_audit_log_format,
+									 audit_record_context());
+	if (line == NULL)
+		return false;
 	writing_record = true;
-	whereToSendOutput = DestNone;
-	PG_TRY();
-	{
-		ereport(elevel == LOG ? LOG_SERVER_ONLY : elevel,
-				(errmsg_internal("%s", buf.data),
-				 errhidestmt(true),
-				 errhidecontext(true)));
-	}
-	PG_FINALLY();
-	{
-		whereToSendOutput = saved_dest;
-		writing_record = false;
-	}
-	PG_END_TRY();
-	pfree(buf.data);
+	server_only_ereport(elevel == LOG ? LOG_SERVER_ONLY : elevel,
+						(errmsg_internal("%s", line),
+						 errhidestmt(true),
+						 errhidecontext(true)));
+	writing_record = false;
+	return true;
 }
 
-/* Write the record of this backend's attempt, once. */
-static void
-audit_finish_attempt(void)
+/* Put the attempt into the inventory and the log; false on any failure. */
+static bool
+record_attempt(void)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
+	bool		success;
+
+	if (record_failure_injected())
+		return false;
+	if (!attempt_port_captured)
+	{
+		/* log-driven attempt: the Port is still intact at this point */
+		audit_record_init(&attempt, MyProcPort);
+		attempt_port_captured = true;
+	}
+	else if (logged_ssl_accept_failure)
+		audit_record_capture_failed_cert(&attempt);
+
+	classify_attempt();
+	if (logged_reason[0] != '\0')
+		audit_record_set_reason(&attempt, logged_reason, logged_sqlerrcode);
+	if (attempt.capture_failed)
+		return false;
+
+	inventory_add(&attempt);
+
+	success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
+	if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
+		return write_record_to_log(&attempt);
+	return true;
+}
+
+/*
+ * Write the record of this backend's attempt, once.  Raises nothing (see
+ * the header comment): a failure is a WARNING and a counted drop.
+ */
+static void
+audit_finish_attempt(bool in_exit_callback)
+{
+	sigset_t	saved_mask;
 
 	if (attempt_state == ATTEMPT_DONE)
 		return;
 	attempt_state = ATTEMPT_DONE;
 
-	PG_TRY();
+	/* no _exit(1) from a signal handler while shared memory is touched */
+	if (in_exit_callback)
 	{
-		bool		success;
-
-		maybe_inject_failure();
-		if (!attempt_port_captured)
-		{
-			/* log-driven attempt: the Port is still intact at this point */
-			audit_record_init(&attempt, MyProcPort);
-			attempt_port_captured = true;
-		}
-		else if (logged_ssl_accept_failure)
-			audit_record_capture_failed_cert(&attempt);
-
-		classify_attempt();
-		if (logged_reason[0] != '\0')
-			audit_record_set_reason(&attempt, logged_reason, logged_sqlerrcode);
-
-		inventory_add(&attempt);
-
-		success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
-		if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
-			write_record_to_log(&attempt);
+		sigprocmask(SIG_BLOCK, &BlockSig, &saved_mask);
+		if (pgtls_audit_debug_record_delay > 0)
+			pg_usleep(pgtls_audit_debug_record_delay * 1000L);
 	}
-	PG_CATCH();
+
+	if (!record_attempt())
 	{
-		report_internal_failure(oldcontext, "write the audit record");
 		inventory_count_dropped();
+		server_only_ereport(WARNING,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg("pgtls_audit could not write the audit record of a connection attempt"),
+							 errdetail("The connection attempt was not affected; its audit record is counted in pgtls_audit.stats.records_dropped.")));
 	}
-	PG_END_TRY();
 
 	if (attempt_xact_callback_registered)
 	{
@@ -266,6 +359,9 @@ audit_finish_attempt(void)
 		attempt_xact_callback_registered = false;
 	}
 	MemoryContextReset(audit_record_context());
+
+	if (in_exit_callback)
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 }
 
 static void
@@ -281,7 +377,7 @@ audit_client_authentication(Port *port, int status)
 
 	PG_TRY();
 	{
-		maybe_inject_failure();
+		maybe_inject_hook_failure();
 		audit_record_init(&attempt, port);
 		attempt_port_captured = true;
 		attempt_hook_called = true;
@@ -296,7 +392,7 @@ audit_client_authentication(Port *port, int status)
 	}
 	PG_CATCH();
 	{
-		report_internal_failure(oldcontext, "capture the connection attempt");
+		report_hook_failure(oldcontext);
 		inventory_count_dropped();
 		attempt_state = ATTEMPT_DONE;
 	}
@@ -304,9 +400,34 @@ audit_client_authentication(Port *port, int status)
 }
 
 /*
- * Is this a message that ends (or decides) a connection attempt that is
- * still starting?  Only FATAL and COMMERROR are; anything raised after the
- * attempt was written is none of our business.
+ * Copy a message into logged_reason; when too long, cut it at a UTF-8
+ * character boundary and end it with REASON_CUT_MARKER.
+ */
+static void
+copy_reason(const char *msg)
+{
+	size_t		len = strlen(msg);
+	size_t		cut;
+
+	if (len < REASON_BUFSIZE)
+	{
+		memcpy(logged_reason, msg, len + 1);
+		return;
+	}
+	cut = REASON_BUFSIZE - sizeof(REASON_CUT_MARKER);
+	while (cut > 0 && (((unsigned char) msg[cut]) & 0xC0) == 0x80)
+		cut--;
+	memcpy(logged_reason, msg, cut);
+	memcpy(logged_reason + cut, REASON_CUT_MARKER, sizeof(REASON_CUT_MARKER));
+}
+
+/*
+ * Does this message decide a connection attempt that is still starting?
+ * A FATAL does, at any point of start-up.  A COMMERROR does only before
+ * authentication (handshake and start-up packet errors), and only with an
+ * error SQLSTATE: COMMERROR is the same level as LOG_SERVER_ONLY, which
+ * any module may use for a message that decides nothing.  Anything raised
+ * after the attempt was written is none of our business.
  */
 static void
 audit_emit_log(ErrorData *edata)
@@ -320,12 +441,16 @@ audit_emit_log(ErrorData *edata)
 		return;
 	if (!ClientAuthInProgress && attempt_state != ATTEMPT_PENDING)
 		return;
+	if (edata->elevel == COMMERROR &&
+		(attempt_hook_called ||
+		 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SUCCESSFUL_COMPLETION ||
+		 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_WARNING))
+		return;
 
 	/* keep the first COMMERROR, but a FATAL is always the final word */
 	if (logged_reason[0] == '\0' || (edata->elevel == FATAL && !logged_fatal))
 	{
-		strlcpy(logged_reason, edata->message ? edata->message : "",
-				REASON_BUFSIZE);
+		copy_reason(edata->message ? edata->message : "");
 		logged_sqlerrcode = edata->sqlerrcode;
 		logged_elevel = edata->elevel;
 	}
@@ -340,6 +465,16 @@ audit_emit_log(ErrorData *edata)
 		attempt_state = ATTEMPT_PENDING;
 		ensure_exit_callback();
 	}
+}
+
+/*
+ * Called by the ClientHello callback (audit_record.c), in the backend,
+ * during the TLS handshake: make sure the exit callback will run.
+ */
+void
+audit_hooks_tls_handshake_started(void)
+{
+	ensure_exit_callback();
 }
 
 void

@@ -7,12 +7,37 @@
  * pg_hba line lives in memory that the backend frees once start-up is
  * over, and a record may be written after that (see audit_hooks.c).
  *
+ * Nothing here raises an error: records are also captured in an
+ * on_proc_exit callback, where an ERROR would become FATAL.  Every
+ * allocation uses MCXT_ALLOC_NO_OOM and OpenSSL never raises; a failure
+ * sets AuditRecord.capture_failed and the caller counts the record as
+ * dropped.  The memory context is created once in the postmaster
+ * (audit_record_context_init), with a first block large enough for a
+ * typical record, so that capturing normally allocates nothing new.
+ *
+ * Strings from the wire and from certificates (user, database and
+ * application names, host names, DNs, the server's messages, which quote
+ * those names) are made valid UTF-8 as they are copied: every byte that is
+ * not part of a valid UTF-8 sequence becomes U+FFFD.  The log record and
+ * the inventory views therefore show the same text.
+ *
  * Certificate details are read with OpenSSL from the peer certificate.
  * When the handshake itself fails on certificate verification, the server
- * never gets a peer certificate; for that case this file wraps the TLS
- * context's certificate verification (through openssl_tls_init_hook) and
- * keeps a reference to the certificate that failed, so that the record of
- * the failed attempt still names it.
+ * never gets a peer certificate.  For that case a ClientHello callback,
+ * set on the server's TLS context through openssl_tls_init_hook, wraps the
+ * connection's own certificate verification callback (core's verify_cb,
+ * or whatever is set there): the wrapper calls it, never changes its
+ * result, and keeps a reference to the leaf certificate when verification
+ * fails, so that the record of the failed attempt still names it.  The
+ * ClientHello callback also tells the hooks that a TLS handshake started
+ * (audit_record_tls_handshake_started), for clients that complete the
+ * handshake and leave without a start-up packet.
+ *
+ * OpenSSL keeps one ClientHello callback per context and offers no way to
+ * read it back, so it cannot be chained: when another module also hooks
+ * the TLS initialization, pgtls_audit installs its callback first, lets
+ * the other module's hook run after it (so a callback of theirs wins), and
+ * says so in a WARNING at server start.
  *
  * src/audit_record.c
  *
@@ -20,15 +45,21 @@
  */
 #include "pgtls_audit.h"
 
+#include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "libpq/auth.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+/* First block of the record context: a record with long DNs fits in it. */
+#define RECORD_CONTEXT_INIT_SIZE (32 * 1024)
 
 static MemoryContext record_context = NULL;
 
@@ -36,25 +67,126 @@ static MemoryContext record_context = NULL;
 static X509 *failed_peer_cert = NULL;
 static int	failed_peer_error = X509_V_OK;
 
+/* Set by the ClientHello callback: this backend's client started TLS. */
+static bool tls_handshake_started = false;
+
 static openssl_tls_init_hook_typ prev_openssl_tls_init_hook = NULL;
 
-MemoryContext
-audit_record_context(void)
+/*
+ * Create the record context.  Called from _PG_init in the postmaster, so
+ * that backends inherit it and its first block: creating it later could
+ * raise an out-of-memory ERROR in an exit callback.
+ */
+void
+audit_record_context_init(void)
 {
 	if (record_context == NULL)
 		record_context = AllocSetContextCreate(TopMemoryContext,
 											   "pgtls_audit record",
-											   ALLOCSET_SMALL_SIZES);
+											   RECORD_CONTEXT_INIT_SIZE,
+											   RECORD_CONTEXT_INIT_SIZE,
+											   ALLOCSET_DEFAULT_MAXSIZE);
+}
+
+MemoryContext
+audit_record_context(void)
+{
+	Assert(record_context != NULL);
 	return record_context;
 }
 
-static char *
-copy_string(const char *s)
+/* Allocate in the record context; NULL (never an ERROR) on failure. */
+void *
+audit_record_alloc(AuditRecord *rec, Size size)
 {
-	return s ? MemoryContextStrdup(audit_record_context(), s) : NULL;
+	void	   *p = NULL;
+
+	if (record_context != NULL && AllocSizeIsValid(size))
+		p = MemoryContextAllocExtended(record_context, size, MCXT_ALLOC_NO_OOM);
+	if (p == NULL)
+		rec->capture_failed = true;
+	return p;
 }
 
+/*
+ * Number of bytes pgtls_audit_make_valid_utf8() writes for src[0..len),
+ * without the terminating zero.
+ */
+static size_t
+valid_utf8_size(const unsigned char *src, size_t len)
+{
+	size_t		out = 0;
+
+	while (len > 0)
+	{
+		int			l = pg_utf_mblen(src);
+
+		if (*src < 0x80)
+			l = 1;
+		else if ((size_t) l > len || !pg_utf8_islegal(src, l))
+		{
+			/* one invalid byte becomes U+FFFD (3 bytes) */
+			out += 3;
+			src++;
+			len--;
+			continue;
+		}
+		out += l;
+		src += l;
+		len -= l;
+	}
+	return out;
+}
+
+/*
+ * Copy src[0..len) to dst (valid_utf8_size(src, len) + 1 bytes), replacing
+ * each byte that is not part of a valid UTF-8 sequence with U+FFFD.  A NUL
+ * byte cannot occur: the strings are C strings.
+ */
 void
+pgtls_audit_make_valid_utf8(char *dst, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *) src;
+
+	while (len > 0)
+	{
+		int			l = pg_utf_mblen(s);
+
+		if (*s < 0x80)
+			l = 1;
+		else if ((size_t) l > len || !pg_utf8_islegal(s, l))
+		{
+			memcpy(dst, "\xEF\xBF\xBD", 3);
+			dst += 3;
+			s++;
+			len--;
+			continue;
+		}
+		memcpy(dst, s, l);
+		dst += l;
+		s += l;
+		len -= l;
+	}
+	*dst = '\0';
+}
+
+/* Copy a string from the wire into the record: valid UTF-8, or NULL. */
+static char *
+copy_string(AuditRecord *rec, const char *s)
+{
+	size_t		len;
+	char	   *copy;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	copy = audit_record_alloc(rec, valid_utf8_size((const unsigned char *) s, len) + 1);
+	if (copy)
+		pgtls_audit_make_valid_utf8(copy, s, len);
+	return copy;
+}
+
+bool
 audit_record_init(AuditRecord *rec, Port *port)
 {
 	memset(rec, 0, sizeof(AuditRecord));
@@ -65,11 +197,12 @@ audit_record_init(AuditRecord *rec, Port *port)
 	rec->policy = AUDIT_POLICY_UNKNOWN;
 	if (port)
 		audit_record_capture_port(rec, port);
+	return !rec->capture_failed;
 }
 
 /* Print an X509 name in RFC 2253 form, UTF-8 kept as is (as the server). */
 static char *
-x509_name_to_string(X509_NAME *name)
+x509_name_to_string(AuditRecord *rec, X509_NAME *name)
 {
 	BIO		   *bio;
 	BUF_MEM    *mem;
@@ -79,13 +212,19 @@ x509_name_to_string(X509_NAME *name)
 		return NULL;
 	bio = BIO_new(BIO_s_mem());
 	if (bio == NULL)
+	{
+		rec->capture_failed = true;
 		return NULL;
+	}
 	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
 	{
+		const unsigned char *data;
+
 		BIO_get_mem_ptr(bio, &mem);
-		result = MemoryContextAlloc(audit_record_context(), mem->length + 1);
-		memcpy(result, mem->data, mem->length);
-		result[mem->length] = '\0';
+		data = (const unsigned char *) mem->data;
+		result = audit_record_alloc(rec, valid_utf8_size(data, mem->length) + 1);
+		if (result)
+			pgtls_audit_make_valid_utf8(result, mem->data, mem->length);
 	}
 	BIO_free(bio);
 	return result;
@@ -121,8 +260,8 @@ capture_certificate(AuditRecord *rec, X509 *cert)
 	unsigned int mdlen = 0;
 
 	rec->client_cert_present = true;
-	rec->client_dn = x509_name_to_string(X509_get_subject_name(cert));
-	rec->issuer_dn = x509_name_to_string(X509_get_issuer_name(cert));
+	rec->client_dn = x509_name_to_string(rec, X509_get_subject_name(cert));
+	rec->issuer_dn = x509_name_to_string(rec, X509_get_issuer_name(cert));
 
 	serial = X509_get_serialNumber(cert);
 	if (serial)
@@ -134,8 +273,10 @@ capture_certificate(AuditRecord *rec, X509 *cert)
 			char	   *dec = BN_bn2dec(bn);
 			char	   *hex = BN_bn2hex(bn);
 
-			rec->client_serial = copy_string(dec);
-			rec->client_serial_hex = copy_string(hex);
+			if (dec == NULL || hex == NULL)
+				rec->capture_failed = true;
+			rec->client_serial = copy_string(rec, dec);
+			rec->client_serial_hex = copy_string(rec, hex);
 			OPENSSL_free(dec);
 			OPENSSL_free(hex);
 			BN_free(bn);
@@ -147,11 +288,14 @@ capture_certificate(AuditRecord *rec, X509 *cert)
 
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1)
 	{
-		char	   *hex = MemoryContextAlloc(audit_record_context(), mdlen * 2 + 1);
+		char	   *hex = audit_record_alloc(rec, mdlen * 2 + 1);
 
-		for (unsigned int i = 0; i < mdlen; i++)
-			snprintf(hex + i * 2, 3, "%02x", md[i]);
-		hex[mdlen * 2] = '\0';
+		if (hex)
+		{
+			for (unsigned int i = 0; i < mdlen; i++)
+				snprintf(hex + i * 2, 3, "%02x", md[i]);
+			hex[mdlen * 2] = '\0';
+		}
 		rec->client_fingerprint = hex;
 	}
 }
@@ -163,12 +307,12 @@ capture_certificate(AuditRecord *rec, X509 *cert)
 void
 audit_record_capture_port(AuditRecord *rec, Port *port)
 {
-	rec->remote_host = copy_string(port->remote_host);
+	rec->remote_host = copy_string(rec, port->remote_host);
 	rec->remote_port = (port->remote_port && port->remote_port[0]) ?
-		copy_string(port->remote_port) : NULL;
-	rec->user_name = copy_string(port->user_name);
-	rec->database_name = copy_string(port->database_name);
-	rec->application_name = copy_string(port->application_name);
+		copy_string(rec, port->remote_port) : NULL;
+	rec->user_name = copy_string(rec, port->user_name);
+	rec->database_name = copy_string(rec, port->database_name);
+	rec->application_name = copy_string(rec, port->application_name);
 
 #ifdef ENABLE_GSS
 	rec->gss_encrypted = be_gssapi_get_enc(port);
@@ -177,8 +321,8 @@ audit_record_capture_port(AuditRecord *rec, Port *port)
 	rec->ssl = port->ssl_in_use || port->ssl != NULL;
 	if (port->ssl != NULL && SSL_is_init_finished(port->ssl))
 	{
-		rec->protocol = copy_string(SSL_get_version(port->ssl));
-		rec->cipher = copy_string(SSL_get_cipher(port->ssl));
+		rec->protocol = copy_string(rec, SSL_get_version(port->ssl));
+		rec->cipher = copy_string(rec, SSL_get_cipher(port->ssl));
 		rec->bits = SSL_get_cipher_bits(port->ssl, NULL);
 		rec->alpn = PGTLS_ALPN_USED(port);
 	}
@@ -190,12 +334,12 @@ audit_record_capture_port(AuditRecord *rec, Port *port)
 
 	if (port->hba != NULL && port->hba->linenumber > 0)
 	{
-		rec->hba_file = copy_string(PGTLS_HBA_SOURCEFILE(port->hba));
+		rec->hba_file = copy_string(rec, PGTLS_HBA_SOURCEFILE(port->hba));
 		rec->hba_line = port->hba->linenumber;
-		rec->auth_method = copy_string(hba_authname(port->hba->auth_method));
+		rec->auth_method = copy_string(rec, hba_authname(port->hba->auth_method));
 	}
 
-	rec->identity = copy_string(PGTLS_AUTHN_ID(port));
+	rec->identity = copy_string(rec, PGTLS_AUTHN_ID(port));
 	audit_record_finish_policy(rec);
 }
 
@@ -212,17 +356,21 @@ audit_record_set_reason(AuditRecord *rec, const char *reason, int sqlerrcode)
 {
 	const char *state = sqlerrcode ? unpack_sql_state(sqlerrcode) : "";
 
-	if (failed_peer_cert != NULL && failed_peer_error != X509_V_OK && reason)
+	rec->reason = copy_string(rec, reason);
+	if (rec->reason && failed_peer_cert != NULL && failed_peer_error != X509_V_OK)
 	{
 		/* say why the certificate was refused, which the server does not */
-		MemoryContext oldcontext = MemoryContextSwitchTo(audit_record_context());
+		const char *why = X509_verify_cert_error_string(failed_peer_error);
+		const char *fmt = " (client certificate: %s)";
+		size_t		len = strlen(rec->reason) + strlen(fmt) + strlen(why);
+		char	   *full = audit_record_alloc(rec, len + 1);
 
-		rec->reason = psprintf("%s (client certificate: %s)", reason,
-							   X509_verify_cert_error_string(failed_peer_error));
-		MemoryContextSwitchTo(oldcontext);
+		if (full)
+		{
+			snprintf(full, len + 1, "%s (client certificate: %s)", rec->reason, why);
+			rec->reason = full;
+		}
 	}
-	else
-		rec->reason = copy_string(reason);
 	strlcpy(rec->sqlstate, state, sizeof(rec->sqlstate));
 }
 
@@ -310,21 +458,37 @@ audit_policy_name(AuditPolicy policy)
 	return NULL;
 }
 
+bool
+audit_record_tls_handshake_started(void)
+{
+	return tls_handshake_started;
+}
+
+/* The verification callback the connection had before ours (core's). */
+static int	audit_verify_ex_index = -1;
+
 /*
- * Certificate verification wrapper.  It runs OpenSSL's normal verification
- * (which calls the server's own verify callback) and only remembers the
- * leaf certificate when verification fails.  It never changes the result.
+ * Per-certificate verification wrapper, set on each connection by the
+ * ClientHello callback.  It calls the callback the connection had (so core
+ * still logs what it logs), never changes the result, and remembers the
+ * leaf certificate when verification fails.
  */
 static int
-audit_cert_verify_callback(X509_STORE_CTX *ctx, void *arg)
+audit_verify_callback(int ok, X509_STORE_CTX *ctx)
 {
-	int			ok = X509_verify_cert(ctx);
+	SSL		   *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL_verify_cb prev = NULL;
 
-	if (ok <= 0)
+	if (ssl != NULL && audit_verify_ex_index >= 0)
+		prev = (SSL_verify_cb) SSL_get_ex_data(ssl, audit_verify_ex_index);
+	if (prev != NULL)
+		ok = prev(ok, ctx);
+
+	if (!ok && failed_peer_cert == NULL)
 	{
 		X509	   *cert = X509_STORE_CTX_get0_cert(ctx);
 
-		if (cert != NULL && failed_peer_cert == NULL && X509_up_ref(cert) == 1)
+		if (cert != NULL && X509_up_ref(cert) == 1)
 		{
 			failed_peer_cert = cert;
 			failed_peer_error = X509_STORE_CTX_get_error(ctx);
@@ -333,12 +497,74 @@ audit_cert_verify_callback(X509_STORE_CTX *ctx, void *arg)
 	return ok;
 }
 
+/*
+ * Runs in the backend, once per ClientHello (twice after a
+ * HelloRetryRequest), before certificates are exchanged.  Never fails the
+ * handshake: it always returns SSL_CLIENT_HELLO_SUCCESS.
+ */
+static int
+audit_client_hello_callback(SSL *ssl, int *alert, void *arg)
+{
+	SSL_verify_cb current = SSL_get_verify_callback(ssl);
+
+	tls_handshake_started = true;
+	audit_hooks_tls_handshake_started();
+
+	if (current != audit_verify_callback && audit_verify_ex_index >= 0 &&
+		SSL_set_ex_data(ssl, audit_verify_ex_index, (void *) current) == 1)
+		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), audit_verify_callback);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Name of the shared object holding a function, for the start-up WARNING. */
+static const char *
+module_of(void *fn)
+{
+	Dl_info		info;
+
+	if (fn != NULL && dladdr(fn, &info) != 0 && info.dli_fname != NULL)
+		return info.dli_fname;
+	return "unknown";
+}
+
 static void
 audit_openssl_tls_init(SSL_CTX *context, bool isServerStart)
 {
+	Dl_info		prev_info,
+				core_info;
+	bool		prev_is_module;
+
+	if (audit_verify_ex_index < 0)
+		audit_verify_ex_index = SSL_get_ex_new_index(0, "pgtls_audit verify callback",
+													 NULL, NULL, NULL);
+	SSL_CTX_set_client_hello_cb(context, audit_client_hello_callback, NULL);
+
+	/*
+	 * Core's own hook lives in the server executable; any other previous
+	 * hook belongs to another module, whose TLS set-up may replace our
+	 * ClientHello callback (OpenSSL has one slot and no getter).  Run it
+	 * after ours so that it wins, and say so once at start.
+	 */
+	prev_is_module = prev_openssl_tls_init_hook != NULL &&
+		dladdr((void *) prev_openssl_tls_init_hook, &prev_info) != 0 &&
+		dladdr((void *) ClientAuthentication, &core_info) != 0 &&
+		prev_info.dli_fbase != core_info.dli_fbase;
+	if (isServerStart && prev_is_module)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("another module also hooks TLS initialization: %s",
+						module_of((void *) prev_openssl_tls_init_hook)),
+				 errdetail("OpenSSL allows one ClientHello callback per context; if that module installs one, pgtls_audit no longer records the certificates of failed handshakes or TLS-only probes."),
+				 errhint("Load pgtls_audit last in shared_preload_libraries, or check that module's documentation.")));
+	if (isServerStart && openssl_tls_init_hook != audit_openssl_tls_init)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a module loaded after pgtls_audit hooks TLS initialization: %s",
+						module_of((void *) openssl_tls_init_hook)),
+				 errdetail("OpenSSL allows one ClientHello callback per context; if that module installs one, pgtls_audit no longer records the certificates of failed handshakes or TLS-only probes.")));
+
 	if (prev_openssl_tls_init_hook)
 		prev_openssl_tls_init_hook(context, isServerStart);
-	SSL_CTX_set_cert_verify_callback(context, audit_cert_verify_callback, NULL);
 	/* remember the context, to tell which certificate is served */
 	certificates_tls_init(context);
 }

@@ -30,7 +30,8 @@ int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
 int			pgtls_audit_log_level = LOG;
 int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
 bool		pgtls_audit_preloaded = false;
-bool		pgtls_audit_debug_inject_failure = false;
+int			pgtls_audit_debug_inject_failure = INJECT_FAILURE_OFF;
+int			pgtls_audit_debug_record_delay = 0;
 
 static const struct config_enum_entry log_format_options[] = {
 	{"text", AUDIT_FORMAT_TEXT, false},
@@ -56,6 +57,17 @@ static const struct config_enum_entry min_protocol_options[] = {
 	{"TLSv1.1", TLS_RANK_TLSV1_1, false},
 	{"TLSv1.2", TLS_RANK_TLSV1_2, false},
 	{"TLSv1.3", TLS_RANK_TLSV1_3, false},
+	{NULL, 0, false}
+};
+
+/* "on" and "off" keep the meaning they had when the setting was a bool */
+static const struct config_enum_entry inject_failure_options[] = {
+	{"off", INJECT_FAILURE_OFF, false},
+	{"hook", INJECT_FAILURE_HOOK, false},
+	{"record", INJECT_FAILURE_RECORD, false},
+	{"on", INJECT_FAILURE_ALL, false},
+	{"false", INJECT_FAILURE_OFF, true},
+	{"true", INJECT_FAILURE_ALL, true},
 	{NULL, 0, false}
 };
 
@@ -116,14 +128,24 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("pgtls_audit.debug_inject_failure",
+	DefineCustomEnumVariable("pgtls_audit.debug_inject_failure",
 							 "Makes the connection hooks fail internally (for testing only).",
-							 "Proves that an internal failure becomes a WARNING and a counted drop, never a refused login.",
+							 "hook: an ERROR in the authentication hook; record: a failure while writing the record, also in the exit callback; on: both.  Proves that an internal failure becomes a WARNING and a counted drop, never a refused login.",
 							 &pgtls_audit_debug_inject_failure,
-							 false,
+							 INJECT_FAILURE_OFF,
+							 inject_failure_options,
 							 PGC_SIGHUP,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.debug_record_delay",
+							"Delays writing the record of an attempt that ends during start-up (for testing only).",
+							"Signals are blocked during the delay, as while the record is written.",
+							&pgtls_audit_debug_record_delay,
+							0, 0, 60000,
+							PGC_SIGHUP,
+							GUC_NOT_IN_SAMPLE | GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	certificates_define_settings();
 
@@ -134,6 +156,9 @@ _PG_init(void)
 	inventory_define_settings();
 
 	pgtls_audit_preloaded = true;
+
+	/* created here so that backends inherit it (see audit_record.c) */
+	audit_record_context_init();
 
 	MarkGUCPrefixReserved("pgtls_audit");
 

@@ -49,7 +49,18 @@ extern int	pgtls_audit_log_format;
 extern int	pgtls_audit_log_level;
 extern int	pgtls_audit_policy_min_protocol;
 extern bool pgtls_audit_preloaded;
-extern bool pgtls_audit_debug_inject_failure;
+
+/* pgtls_audit.debug_inject_failure: where the hooks fail on purpose */
+typedef enum InjectFailure
+{
+	INJECT_FAILURE_OFF,
+	INJECT_FAILURE_HOOK,		/* an ERROR in ClientAuthentication_hook */
+	INJECT_FAILURE_RECORD,		/* a failure writing the record */
+	INJECT_FAILURE_ALL			/* both */
+} InjectFailure;
+
+extern int	pgtls_audit_debug_inject_failure;
+extern int	pgtls_audit_debug_record_delay;
 
 /* ---- the audit record (audit_record.c) ---- */
 
@@ -114,10 +125,15 @@ typedef struct AuditRecord
 	char	   *auth_method;
 	char	   *identity;
 	AuditPolicy policy;
+	bool		capture_failed; /* a value could not be copied (no memory) */
 } AuditRecord;
 
+extern void audit_record_context_init(void);
 extern MemoryContext audit_record_context(void);
-extern void audit_record_init(AuditRecord *rec, Port *port);
+extern void *audit_record_alloc(AuditRecord *rec, Size size);
+extern void pgtls_audit_make_valid_utf8(char *dst, const char *src, size_t len);
+extern bool audit_record_init(AuditRecord *rec, Port *port);
+extern bool audit_record_tls_handshake_started(void);
 extern void audit_record_capture_port(AuditRecord *rec, Port *port);
 extern void audit_record_capture_failed_cert(AuditRecord *rec);
 extern void audit_record_set_reason(AuditRecord *rec, const char *reason,
@@ -135,11 +151,15 @@ extern bool asn1_time_to_timestamptz(const struct asn1_string_st *t,
 extern void audit_install_tls_init_hook(void);
 
 /* ---- formatting (audit_format.c) ---- */
+extern char *audit_format_record_alloc(const AuditRecord *rec,
+									   AuditLogFormat format,
+									   MemoryContext context);
 extern void audit_format_record(StringInfo buf, const AuditRecord *rec,
 								AuditLogFormat format);
 
 /* ---- hooks (audit_hooks.c) ---- */
 extern void audit_hooks_install(void);
+extern void audit_hooks_tls_handshake_started(void);
 
 /* ---- certificates, CRLs and the server key (certificates.c) ---- */
 extern int	pgtls_audit_expiry_warning_days;
