@@ -96,6 +96,7 @@ static AttemptState attempt_state = ATTEMPT_NONE;
 static AuditRecord attempt;
 static bool attempt_port_captured = false;
 static bool attempt_hook_called = false;
+static bool attempt_auth_decided = false;	/* the hook chain was entered */
 static int	attempt_auth_status = STATUS_OK;	/* valid if hook called */
 static bool attempt_exit_callback_registered = false;
 static bool attempt_xact_callback_registered = false;
@@ -369,6 +370,9 @@ audit_client_authentication(Port *port, int status)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 
+	/* from here on, server-only messages (of other hooks too) decide nothing */
+	attempt_auth_decided = true;
+
 	if (prev_client_auth_hook)
 		prev_client_auth_hook(port, status);
 
@@ -442,7 +446,7 @@ audit_emit_log(ErrorData *edata)
 	if (!ClientAuthInProgress && attempt_state != ATTEMPT_PENDING)
 		return;
 	if (edata->elevel == COMMERROR &&
-		(attempt_hook_called ||
+		(attempt_auth_decided ||
 		 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SUCCESSFUL_COMPLETION ||
 		 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_WARNING))
 		return;

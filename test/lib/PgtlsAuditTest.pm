@@ -26,7 +26,7 @@ use Test::More;
 
 our @EXPORT = qw(tls_node pki attempt new_records log_offset
   hba_line_of parse_text_record extract_record_lines slurp_text
-  wait_records srcdir);
+  wait_records srcdir open_session record_keys poll_until);
 
 my $srcdir = abs_path(dirname(__FILE__) . '/../..');
 sub srcdir { return $srcdir; }
@@ -92,6 +92,32 @@ sub hba_line_of
 sub attempt
 {
 	my ($node, %o) = @_;
+	my $conn = _conn_string($node, %o);
+	my $sql = $o{sql} // 'select pg_backend_pid()';
+	local %ENV = %ENV;
+	_conn_env(%o);
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::run([ 'psql', '-X', '-A', '-t', '-w', '-v', 'ON_ERROR_STOP=1',
+			'-d', $conn, '-c', $sql ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	chomp $out;
+	return { rc => $? >> 8, stdout => $out, stderr => $err };
+}
+
+# The environment of a test client: no password file, no service, no
+# certificate from ~/.postgresql.
+sub _conn_env
+{
+	my (%o) = @_;
+	delete $ENV{$_} for qw(PGPASSWORD PGSSLCERT PGSSLKEY PGSSLMODE PGSERVICE);
+	$ENV{PGPASSWORD} = $o{password} if defined $o{password};
+	$ENV{PGPASSFILE} = '/nonexistent';
+}
+
+# libpq connection string of attempt() (options as there)
+sub _conn_string
+{
+	my ($node, %o) = @_;
 	my $pki = pki();
 	my @conn = (
 		'host=127.0.0.1', 'port=' . $node->port,
@@ -114,17 +140,66 @@ sub attempt
 	push @conn, "sslnegotiation=$o{negotiation}" if $o{negotiation};
 	push @conn, "application_name='" . ($o{appname} =~ s/(['\\])/\\$1/gr) . "'"
 	  if defined $o{appname};
-	my $sql = $o{sql} // 'select pg_backend_pid()';
+	return join(' ', @conn);
+}
+
+# A psql session that stays open, for tests that must read the server
+# without opening new connections (each connection is itself an audited
+# attempt).  With user => ... it connects over TCP as attempt() does;
+# without, as the local superuser.  $s->query($sql) returns the output
+# (unaligned, tuples only); $s->close ends it.
+sub open_session
+{
+	my ($node, %o) = @_;
+	my $conn = $o{user}
+	  ? _conn_string($node, %o)
+	  : 'host=' . $node->host . ' port=' . $node->port . ' dbname=' . ($o{dbname} // 'postgres');
+	my ($in, $out, $err) = ('', '', '');
 	local %ENV = %ENV;
-	delete $ENV{$_} for qw(PGPASSWORD PGSSLCERT PGSSLKEY PGSSLMODE PGSERVICE);
-	$ENV{PGPASSWORD} = $o{password} if defined $o{password};
-	$ENV{PGPASSFILE} = '/nonexistent';
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::run([ 'psql', '-X', '-A', '-t', '-w', '-v', 'ON_ERROR_STOP=1',
-			'-d', join(' ', @conn), '-c', $sql ],
-		'<', \undef, '>', \$out, '2>', \$err);
-	chomp $out;
-	return { rc => $? >> 8, stdout => $out, stderr => $err };
+	_conn_env(%o);
+	my $h = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-q', '-w', '-d', $conn ],
+		'<', \$in, '>', \$out, '2>', \$err);
+	my $s = bless { h => $h, in => \$in, out => \$out, err => \$err }, 'PgtlsAuditTest::Session';
+	$s->query('SELECT 1');
+	return $s;
+}
+
+# Run $sql on a session until it returns 't' (or 60 s pass); true if it did.
+sub poll_until
+{
+	my ($s, $sql) = @_;
+	for (1 .. 1200)
+	{
+		return 1 if $s->query($sql) eq 't';
+		usleep(50_000);
+	}
+	return 0;
+}
+
+# The keys of one raw record line, in the order they were written.
+sub record_keys
+{
+	my ($line) = @_;
+	my @keys;
+	my $str = qr/"(?:[^"\\]|\\.)*"/;
+	if ($line =~ s/^\{//)
+	{
+		while ($line =~ s/^"([a-z0-9_]+)":(?:$str|[^,}"]+)([,}])//)
+		{
+			push @keys, $1;
+			last if $2 eq '}';
+		}
+		die "unparsed JSON record tail: $line" if length $line;
+	}
+	else
+	{
+		while ($line =~ s/^([a-z0-9_]+)=(?:$str|\S+)(?: |$)//)
+		{
+			push @keys, $1;
+		}
+		die "unparsed text record tail: $line" if length $line;
+	}
+	return @keys;
 }
 
 # Quote a value for a libpq connection string.
@@ -227,6 +302,39 @@ sub wait_records
 		usleep(50_000);
 	}
 	return @recs;
+}
+
+package PgtlsAuditTest::Session;
+
+use Time::HiRes qw(usleep);
+
+sub query
+{
+	my ($self, $sql) = @_;
+	my $marker = '__pgtls_audit_done__';
+	${ $self->{out} } = '';
+	${ $self->{err} } = '';
+	${ $self->{in} } .= "$sql;\n\\echo $marker\n";
+	for (1 .. 6000)
+	{
+		$self->{h}->pump_nb;
+		last if ${ $self->{out} } =~ /$marker\n/;
+		die "session ended: ${ $self->{err} }" unless $self->{h}->pumpable;
+		usleep(10_000);
+	}
+	my $r = ${ $self->{out} };
+	die "no answer to: $sql" unless $r =~ s/$marker\n//;
+	chomp $r;
+	return $r;
+}
+
+sub error { my ($self) = @_; return ${ $self->{err} }; }
+
+sub close
+{
+	my ($self) = @_;
+	${ $self->{in} } .= "\\q\n";
+	$self->{h}->finish;
 }
 
 1;
