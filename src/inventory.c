@@ -591,11 +591,11 @@ write_table(FILE *file, LruTable *tab, pg_crc32c *crc, bool *inconsistent)
 	return true;
 }
 
-/* fsync a file or directory by name; -1 with errno set on failure */
+/* fsync a directory by name; -1 with errno set on failure */
 static int
-fsync_path(const char *path, bool isdir)
+fsync_dir(const char *path)
 {
-	int			fd = open(path, isdir ? O_RDONLY : (O_RDWR | PG_BINARY), 0);
+	int			fd = open(path, O_RDONLY, 0);
 	int			rc;
 	int			save_errno;
 
@@ -717,7 +717,7 @@ inventory_shmem_shutdown(int code, Datum arg)
 		unlink(INVENTORY_FILE_TMP);
 		return;
 	}
-	if (fsync_path(INVENTORY_DIR, true) != 0)
+	if (fsync_dir(INVENTORY_DIR) != 0)
 		ereport(LOG,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync directory \"%s\": %m",
