@@ -40,7 +40,16 @@ SELECT count(*) FROM pgtls_audit.clients
 WHERE outcome = 'success' AND client_addr <> '[local]'
   AND (NOT ssl OR protocol <> 'TLSv1.3');
 
--- privileges: an unprivileged role sees only its own rows
+-- privileges: an unprivileged role sees only its own rows: the certificate
+-- user sees its two logins and its certificate, regress_alice (who used no
+-- certificate and did not connect) nothing
+SET ROLE regress_cert_user;
+SELECT count(*), count(*) FILTER (WHERE user_name = 'regress_cert_user') AS own
+FROM pgtls_audit.connections;
+SELECT user_name, connections FROM pgtls_audit.clients;
+SELECT subject_dn, serial = :'cert_serial' AS same_serial, roles, connections
+FROM pgtls_audit.client_certificates;
+RESET ROLE;
 SET ROLE regress_alice;
 SELECT count(*) FROM pgtls_audit.connections;
 SELECT count(*) FROM pgtls_audit.client_certificates;

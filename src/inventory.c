@@ -14,6 +14,14 @@
  * entry, copy that entry, and release it, so a reader never holds up a
  * connection for longer than one entry copy, however large the tables.
  *
+ * Reset is O(1) under the lock too: it bumps a generation counter instead
+ * of rewriting the tables.  Ring entries numbered at or below history_base
+ * (the count at the last reset) are treated as empty; each LRU table starts
+ * a new generation in which its stale slots and buckets read as empty and
+ * are reclaimed lazily as new attempts reuse them (lru_table.c).  A reader
+ * notes the generation when it starts and stops at the first entry it sees
+ * after a reset, so no result mixes entries from before and after one.
+ *
  * Bounds.  history_size ring entries (oldest overwritten, counted as
  * history_overwritten), max_clients and max_certificates LRU entries, and
  * PGTLS_MAX_HBA_ENTRIES pg_hba lines; each eviction is counted.  Strings
@@ -26,12 +34,19 @@
  * user name.  User names are compared as text because the hook that
  * stores them must not look up the catalog.
  *
+ * Encoding.  Stored strings are UTF-8.  The views return them as is in
+ * UTF8 and SQL_ASCII databases, and with non-ASCII bytes as \xHH (and a
+ * backslash as \\) in any other database encoding (text_or_null).
+ *
  * Persistence.  With pgtls_audit.save (default on) the postmaster writes
  * the clients, certificates and pg_hba tables to
  * $PGDATA/pg_stat/pgtls_audit.stat at a clean shutdown and reads them back
  * at start (the file is then removed, so a crash does not resurrect stale
- * data).  A missing file is an empty start; a truncated or corrupt one (CRC
- * mismatch, wrong sizes) gives a WARNING and an empty start.
+ * data).  Both directions stream entry by entry with a running CRC-32C, as
+ * pg_stat_statements does, so memory use does not grow with the tables.
+ * A missing file is an empty start; a truncated or corrupt one (CRC
+ * mismatch, wrong sizes) gives a WARNING and an empty start.  The ring of
+ * recent attempts (connections) is not saved.
  *
  * src/inventory.c
  *
@@ -39,7 +54,7 @@
  */
 #include "pgtls_audit.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "access/htup_details.h"
@@ -79,6 +94,7 @@
 #define INV_CERT_ROLES	8
 #define PGTLS_MAX_HBA_ENTRIES 1024
 
+#define INVENTORY_DIR		"pg_stat"
 #define INVENTORY_FILE		"pg_stat/pgtls_audit.stat"
 #define INVENTORY_FILE_TMP	"pg_stat/pgtls_audit.stat.tmp"
 #define INVENTORY_MAGIC		0x50544c41	/* "PTLA" */
@@ -183,6 +199,8 @@ typedef struct InventoryShared
 	slock_t		mutex;
 	int32		history_size;
 	uint64		history_count;	/* entries ever put in the ring */
+	uint64		history_base;	/* history_count at the last reset */
+	uint64		generation;		/* number of resets, for readers */
 	uint64		records_total;
 	uint64		records_dropped;
 	uint64		values_truncated;
@@ -499,6 +517,12 @@ inventory_count_dropped(void)
 
 /* ---------------------------------------------------------------------
  * Persistence
+ *
+ * File layout: InventoryFileHeader, then nclients ClientEntry, ncerts
+ * CertEntry and nhba HbaEntry (each table oldest first), then the CRC-32C
+ * of everything before it.  Both directions stream one entry at a time
+ * with a running CRC, as pg_stat_statements does: the file is never held
+ * in memory whole, whatever the table sizes.
  * ---------------------------------------------------------------------
  */
 typedef struct InventoryFileHeader
@@ -518,45 +542,115 @@ typedef struct InventoryFileHeader
 	TimestampTz stats_reset;
 } InventoryFileHeader;
 
-static void
-append_table(StringInfo buf, LruTable *tab, int32 *count)
+/* the largest entry, for reading one entry at a time */
+typedef union InventoryFileEntry
+{
+	ClientEntry client;
+	CertEntry	cert;
+	HbaEntry	hba;
+} InventoryFileEntry;
+
+/* Write one block, adding it to the running CRC. */
+static bool
+write_block(FILE *file, const void *data, size_t len, pg_crc32c *crc)
+{
+	COMP_CRC32C(*crc, data, len);
+	return fwrite(data, 1, len, file) == len;
+}
+
+/*
+ * Write a table's entries, oldest first.  Returns false on a write error
+ * (errno set), or with *inconsistent set when the recency list does not
+ * hold exactly the table's entries (a guard: never loop on a broken list).
+ */
+static bool
+write_table(FILE *file, LruTable *tab, pg_crc32c *crc, bool *inconsistent)
 {
 	int32		slot = -1;
+	int32		n = 0;
 
-	*count = 0;
 	while ((slot = lru_walk_oldest_first(tab, slot)) >= 0)
 	{
 		bool		used;
 		void	   *entry = lru_slot_entry(tab, slot, &used);
 
-		appendBinaryStringInfo(buf, entry, (int) tab->entry_size);
-		(*count)++;
+		if (!used || n >= tab->used)
+		{
+			*inconsistent = true;
+			return false;
+		}
+		if (!write_block(file, entry, tab->entry_size, crc))
+			return false;
+		n++;
 	}
+	if (n != tab->used)
+	{
+		*inconsistent = true;
+		return false;
+	}
+	return true;
 }
 
+/* fsync a directory by name; -1 with errno set on failure */
+static int
+fsync_dir(const char *path)
+{
+	int			fd = open(path, O_RDONLY, 0);
+	int			rc;
+	int			save_errno;
+
+	if (fd < 0)
+		return -1;
+	rc = pg_fsync(fd);
+	save_errno = errno;
+	close(fd);
+	errno = save_errno;
+	return rc;
+}
+
+/*
+ * on_shmem_exit callback of the postmaster: save the tables at a clean
+ * shutdown.
+ *
+ * This runs while the postmaster exits, where an ERROR cannot be caught
+ * (it would become FATAL in the middle of proc_exit) and where nothing
+ * should be allocated in proportion to the tables.  So it uses plain stdio
+ * and system calls (AllocateFile, OpenTransientFile and durable_rename can
+ * raise ERROR), writes straight from shared memory entry by entry, and
+ * reports every failure at LOG, leaving no partial file behind.  No lock
+ * is taken: every other process has exited by now, and one that died
+ * holding the spinlock must not make the postmaster spin.
+ */
 static void
 inventory_shmem_shutdown(int code, Datum arg)
 {
-	StringInfoData buf;
 	InventoryFileHeader hdr;
 	pg_crc32c	crc;
 	FILE	   *file;
+	bool		inconsistent = false;
+	bool		ok;
 
-	if (code != 0 || inventory == NULL || !inventory_save)
+	if (code != 0 || inventory == NULL)
 		return;
+	if (!inventory_save)
+	{
+		/* nothing is saved, and nothing older may be reloaded */
+		if (unlink(INVENTORY_FILE) != 0 && errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", INVENTORY_FILE)));
+		return;
+	}
 
-	/* the postmaster at shutdown: no backend writes any more */
-	initStringInfo(&buf);
 	memset(&hdr, 0, sizeof(hdr));
-	appendBinaryStringInfo(&buf, (char *) &hdr, sizeof(hdr));
-	append_table(&buf, inventory->clients, &hdr.nclients);
-	append_table(&buf, inventory->certs, &hdr.ncerts);
-	append_table(&buf, inventory->hba, &hdr.nhba);
 	hdr.magic = INVENTORY_MAGIC;
 	hdr.format = INVENTORY_FORMAT;
 	hdr.client_entry_size = sizeof(ClientEntry);
 	hdr.cert_entry_size = sizeof(CertEntry);
 	hdr.hba_entry_size = sizeof(HbaEntry);
+	hdr.nclients = inventory->clients->used;
+	hdr.ncerts = inventory->certs->used;
+	hdr.nhba = inventory->hba->used;
 	hdr.records_total = inventory->records_total;
 	hdr.records_dropped = inventory->records_dropped;
 	hdr.values_truncated = inventory->values_truncated;
@@ -564,147 +658,196 @@ inventory_shmem_shutdown(int code, Datum arg)
 	hdr.evictions[1] = inventory->certs->evictions;
 	hdr.evictions[2] = inventory->hba->evictions;
 	hdr.stats_reset = inventory->stats_reset;
-	memcpy(buf.data, &hdr, sizeof(hdr));
 
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, buf.data, buf.len);
-	FIN_CRC32C(crc);
-
-	file = AllocateFile(INVENTORY_FILE_TMP, PG_BINARY_W);
-	if (file == NULL ||
-		fwrite(buf.data, 1, buf.len, file) != (size_t) buf.len ||
-		fwrite(&crc, sizeof(crc), 1, file) != 1 ||
-		FreeFile(file) != 0)
+	file = fopen(INVENTORY_FILE_TMP, PG_BINARY_W);
+	if (file == NULL)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", INVENTORY_FILE_TMP)));
-		if (file)
-			FreeFile(file);
+				 errmsg("could not create file \"%s\": %m", INVENTORY_FILE_TMP)));
+		return;
+	}
+
+	INIT_CRC32C(crc);
+	ok = write_block(file, &hdr, sizeof(hdr), &crc) &&
+		write_table(file, inventory->clients, &crc, &inconsistent) &&
+		write_table(file, inventory->certs, &crc, &inconsistent) &&
+		write_table(file, inventory->hba, &crc, &inconsistent);
+	if (ok)
+	{
+		FIN_CRC32C(crc);
+		ok = fwrite(&crc, sizeof(crc), 1, file) == 1 &&
+			fflush(file) == 0 &&
+			pg_fsync(fileno(file)) == 0;
+	}
+	if (!ok)
+	{
+		int			save_errno = errno;
+
+		fclose(file);
+		unlink(INVENTORY_FILE_TMP);
+		if (inconsistent)
+			ereport(LOG,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not save the pgtls_audit inventory"),
+					 errdetail("The recency list of a table does not hold exactly the table's entries.")));
+		else
+		{
+			errno = save_errno;
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", INVENTORY_FILE_TMP)));
+		}
+		return;
+	}
+	if (fclose(file) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", INVENTORY_FILE_TMP)));
 		unlink(INVENTORY_FILE_TMP);
 		return;
 	}
-	(void) durable_rename(INVENTORY_FILE_TMP, INVENTORY_FILE, LOG);
+	if (rename(INVENTORY_FILE_TMP, INVENTORY_FILE) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not rename file \"%s\" to \"%s\": %m",
+						INVENTORY_FILE_TMP, INVENTORY_FILE)));
+		unlink(INVENTORY_FILE_TMP);
+		return;
+	}
+	if (fsync_dir(INVENTORY_DIR) != 0)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync directory \"%s\": %m",
+						INVENTORY_DIR)));
 }
 
-static void
-load_table(LruTable *tab, const char *data, int32 count)
+/*
+ * Read count entries of a table from the file, each added to the running
+ * CRC and inserted at once (oldest first, so the recency order comes back;
+ * a table smaller than the file's evicts and counts as it goes).
+ */
+static bool
+load_table(FILE *file, LruTable *tab, int32 count, pg_crc32c *crc)
 {
+	InventoryFileEntry buf;
+
+	Assert(tab->entry_size <= sizeof(buf));
 	for (int32 i = 0; i < count; i++)
 	{
-		const char *entry = data + (Size) i * tab->entry_size;
-		uint32		hash = lru_hash_key(tab, entry);
 		bool		evicted;
-		void	   *dst = lru_insert(tab, entry, hash, &evicted);
+		void	   *dst;
 
+		if (fread(&buf, tab->entry_size, 1, file) != 1)
+			return false;
+		COMP_CRC32C(*crc, &buf, tab->entry_size);
+		dst = lru_insert(tab, &buf, lru_hash_key(tab, &buf), &evicted);
 		if (dst)
-			memcpy(dst, entry, tab->entry_size);
+			memcpy(dst, &buf, tab->entry_size);
 	}
+	return true;
 }
 
+/*
+ * At postmaster start: read the file saved at the last clean shutdown,
+ * then remove it.  Entries go into the tables as they are read; if the
+ * file turns out to be short, long, of another format or with a wrong CRC,
+ * everything loaded is discarded (an O(1) reset) and the inventory starts
+ * empty with a WARNING.  Memory use does not depend on the file's size.
+ */
 static void
 inventory_load_file(void)
 {
-	struct stat st;
 	FILE	   *file;
-	char	   *data;
 	InventoryFileHeader hdr;
 	pg_crc32c	crc,
 				stored_crc;
-	Size		expected;
-
-	if (stat(INVENTORY_FILE, &st) != 0)
-	{
-		if (errno != ENOENT)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not stat file \"%s\": %m", INVENTORY_FILE),
-					 errdetail("The pgtls_audit inventory starts empty.")));
-		return;
-	}
-	if (st.st_size < (off_t) (sizeof(hdr) + sizeof(pg_crc32c)) ||
-		st.st_size > (off_t) (MaxAllocSize))
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("pgtls_audit inventory file \"%s\" has an invalid size", INVENTORY_FILE),
-				 errdetail("The pgtls_audit inventory starts empty.")));
-		unlink(INVENTORY_FILE);
-		return;
-	}
+	bool		ok;
 
 	file = AllocateFile(INVENTORY_FILE, PG_BINARY_R);
 	if (file == NULL)
 	{
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", INVENTORY_FILE),
-				 errdetail("The pgtls_audit inventory starts empty.")));
+		if (errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not open file \"%s\": %m", INVENTORY_FILE),
+					 errdetail("The pgtls_audit inventory starts empty.")));
 		return;
 	}
-	data = palloc(st.st_size);
-	if (fread(data, 1, st.st_size, file) != (size_t) st.st_size)
+
+	INIT_CRC32C(crc);
+	ok = fread(&hdr, sizeof(hdr), 1, file) == 1;
+	if (ok)
 	{
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not read file \"%s\": %m", INVENTORY_FILE),
-				 errdetail("The pgtls_audit inventory starts empty.")));
+		COMP_CRC32C(crc, &hdr, sizeof(hdr));
+		ok = hdr.magic == INVENTORY_MAGIC &&
+			hdr.format == INVENTORY_FORMAT &&
+			hdr.client_entry_size == sizeof(ClientEntry) &&
+			hdr.cert_entry_size == sizeof(CertEntry) &&
+			hdr.hba_entry_size == sizeof(HbaEntry) &&
+			hdr.nclients >= 0 && hdr.ncerts >= 0 && hdr.nhba >= 0;
+	}
+	ok = ok &&
+		load_table(file, inventory->clients, hdr.nclients, &crc) &&
+		load_table(file, inventory->certs, hdr.ncerts, &crc) &&
+		load_table(file, inventory->hba, hdr.nhba, &crc);
+	if (ok)
+	{
+		FIN_CRC32C(crc);
+		/* the CRC, and nothing after it */
+		ok = fread(&stored_crc, sizeof(stored_crc), 1, file) == 1 &&
+			EQ_CRC32C(crc, stored_crc) &&
+			fgetc(file) == EOF && !ferror(file);
+	}
+
+	if (!ok)
+	{
+		bool		read_error = ferror(file);
+		int			save_errno = errno;
+
+		lru_table_reset(inventory->clients);
+		lru_table_reset(inventory->certs);
+		lru_table_reset(inventory->hba);
+		inventory->clients->evictions = 0;
+		inventory->certs->evictions = 0;
+		inventory->hba->evictions = 0;
 		FreeFile(file);
-		pfree(data);
+		unlink(INVENTORY_FILE);
+		errno = save_errno;
+		if (read_error)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", INVENTORY_FILE),
+					 errdetail("The pgtls_audit inventory starts empty.")));
+		else
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("pgtls_audit inventory file \"%s\" is corrupt or from another version", INVENTORY_FILE),
+					 errdetail("The pgtls_audit inventory starts empty.")));
 		return;
 	}
+
 	FreeFile(file);
 	unlink(INVENTORY_FILE);
-
-	memcpy(&hdr, data, sizeof(hdr));
-	memcpy(&stored_crc, data + st.st_size - sizeof(pg_crc32c), sizeof(pg_crc32c));
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, data, st.st_size - sizeof(pg_crc32c));
-	FIN_CRC32C(crc);
-
-	expected = sizeof(hdr) + sizeof(pg_crc32c);
-	if (hdr.nclients >= 0 && hdr.ncerts >= 0 && hdr.nhba >= 0)
-		expected += (Size) hdr.nclients * sizeof(ClientEntry) +
-			(Size) hdr.ncerts * sizeof(CertEntry) +
-			(Size) hdr.nhba * sizeof(HbaEntry);
-
-	if (hdr.magic != INVENTORY_MAGIC || hdr.format != INVENTORY_FORMAT ||
-		hdr.client_entry_size != sizeof(ClientEntry) ||
-		hdr.cert_entry_size != sizeof(CertEntry) ||
-		hdr.hba_entry_size != sizeof(HbaEntry) ||
-		hdr.nclients < 0 || hdr.ncerts < 0 || hdr.nhba < 0 ||
-		expected != (Size) st.st_size || !EQ_CRC32C(crc, stored_crc))
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("pgtls_audit inventory file \"%s\" is corrupt or from another version", INVENTORY_FILE),
-				 errdetail("The pgtls_audit inventory starts empty.")));
-		pfree(data);
-		return;
-	}
-
-	{
-		const char *p = data + sizeof(hdr);
-
-		load_table(inventory->clients, p, hdr.nclients);
-		p += (Size) hdr.nclients * sizeof(ClientEntry);
-		load_table(inventory->certs, p, hdr.ncerts);
-		p += (Size) hdr.ncerts * sizeof(CertEntry);
-		load_table(inventory->hba, p, hdr.nhba);
-		/* evictions while reloading into smaller tables are counted too */
-		inventory->clients->evictions += hdr.evictions[0];
-		inventory->certs->evictions += hdr.evictions[1];
-		inventory->hba->evictions += hdr.evictions[2];
-		inventory->records_total = hdr.records_total;
-		inventory->records_dropped = hdr.records_dropped;
-		inventory->values_truncated = hdr.values_truncated;
-		inventory->stats_reset = hdr.stats_reset;
-	}
-	pfree(data);
+	/* evictions while reloading into smaller tables are counted too */
+	inventory->clients->evictions += hdr.evictions[0];
+	inventory->certs->evictions += hdr.evictions[1];
+	inventory->hba->evictions += hdr.evictions[2];
+	inventory->records_total = hdr.records_total;
+	inventory->records_dropped = hdr.records_dropped;
+	inventory->values_truncated = hdr.values_truncated;
+	inventory->stats_reset = hdr.stats_reset;
 }
 
 /* ---------------------------------------------------------------------
  * SQL functions
+ *
+ * Readers take the spinlock once per entry.  Each scan notes the
+ * inventory's generation when it starts and stops at the first entry it
+ * finds after a reset(), so one result never mixes entries from before and
+ * after a reset.
  * ---------------------------------------------------------------------
  */
 static void
@@ -728,11 +871,76 @@ visible_user(void)
 	return GetUserNameFromId(userid, false);
 }
 
+/*
+ * The text datum of a stored string for the views, NULL for an empty one.
+ * Every text column of the inventory views is made here.
+ *
+ * Stored strings are UTF-8 (capture replaces invalid bytes from the wire
+ * with U+FFFD), but a view must return valid text in the database's
+ * encoding.  In UTF8 and SQL_ASCII databases the string is returned as
+ * is.  In any other encoding, every byte of a non-ASCII character is shown
+ * as \xHH (hex of its UTF-8 bytes) and a backslash as \\, so the result is
+ * ASCII, valid in every server encoding, and two different names never
+ * show the same.  In a UTF8 database a string that is not valid UTF-8
+ * (never written by capture; a guard) gets U+FFFD for each invalid byte.
+ */
 static Datum
 text_or_null(const char *s, bool *isnull)
 {
-	*isnull = (s[0] == '\0');
-	return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
+	int			encoding = GetDatabaseEncoding();
+	size_t		len = strlen(s);
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + len;
+	StringInfoData buf;
+	bool		plain = true;
+	Datum		result;
+
+	*isnull = (len == 0);
+	if (*isnull)
+		return (Datum) 0;
+
+	if (encoding == PG_SQL_ASCII)
+		return PointerGetDatum(cstring_to_text_with_len(s, len));
+	if (encoding == PG_UTF8)
+	{
+		if (pg_verify_mbstr(PG_UTF8, s, len, true))
+			return PointerGetDatum(cstring_to_text_with_len(s, len));
+		initStringInfo(&buf);
+		while (p < end)
+		{
+			int			l = pg_utf_mblen(p);
+
+			if (l <= end - p && pg_utf8_islegal(p, l))
+				appendBinaryStringInfo(&buf, (const char *) p, l);
+			else
+			{
+				appendStringInfoString(&buf, "\xEF\xBF\xBD");
+				l = 1;
+			}
+			p += l;
+		}
+	}
+	else
+	{
+		for (const unsigned char *q = p; q < end; q++)
+			if (*q >= 0x80 || *q == '\\')
+				plain = false;
+		if (plain)
+			return PointerGetDatum(cstring_to_text_with_len(s, len));
+		initStringInfo(&buf);
+		for (; p < end; p++)
+		{
+			if (*p >= 0x80)
+				appendStringInfo(&buf, "\\x%02x", *p);
+			else if (*p == '\\')
+				appendStringInfoString(&buf, "\\\\");
+			else
+				appendStringInfoChar(&buf, (char) *p);
+		}
+	}
+	result = PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+	pfree(buf.data);
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(pgtls_audit_connections);
@@ -743,7 +951,8 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *only_user;
 	uint64		newest,
-				n;
+				oldest,
+				generation;
 	int32		size;
 
 	require_inventory();
@@ -752,21 +961,31 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 
 	SpinLockAcquire(&inventory->mutex);
 	newest = inventory->history_count;
+	generation = inventory->generation;
+	/* entries of this generation still in the ring: seq oldest .. newest */
+	oldest = Max(inventory->history_base,
+				 newest > (uint64) inventory->history_size ?
+				 newest - inventory->history_size : 0) + 1;
 	SpinLockRelease(&inventory->mutex);
 	size = inventory->history_size;
 
-	for (n = 0; n < (uint64) size && n < newest; n++)
+	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
 	{
-		uint64		seq = newest - n;
 		HistoryEntry h;
 		Datum		values[27];
 		bool		nulls[27] = {0};
 		int			i = 0;
 		const char *policy;
+		bool		reset_since;
 
+		CHECK_FOR_INTERRUPTS();
 		SpinLockAcquire(&inventory->mutex);
-		h = inventory->history[(seq - 1) % size];
+		reset_since = inventory->generation != generation;
+		if (!reset_since)
+			h = inventory->history[(seq - 1) % size];
 		SpinLockRelease(&inventory->mutex);
+		if (reset_since)
+			break;
 		if (h.seq != seq)
 			continue;			/* overwritten meanwhile by a newer attempt */
 		if (only_user && strcmp(h.user_name, only_user) != 0)
@@ -810,6 +1029,39 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * Copy the entry in a table slot under the lock.  Returns false at the end
+ * of the scan: no entry in that slot, or a reset since the scan started.
+ */
+static bool
+copy_slot(LruTable *tab, int32 slot, uint64 generation, void *dst)
+{
+	bool		used = false;
+	void	   *src;
+
+	CHECK_FOR_INTERRUPTS();
+	SpinLockAcquire(&inventory->mutex);
+	if (inventory->generation == generation)
+	{
+		src = lru_slot_entry(tab, slot, &used);
+		if (used)
+			memcpy(dst, src, tab->entry_size);
+	}
+	SpinLockRelease(&inventory->mutex);
+	return used;
+}
+
+static uint64
+current_generation(void)
+{
+	uint64		generation;
+
+	SpinLockAcquire(&inventory->mutex);
+	generation = inventory->generation;
+	SpinLockRelease(&inventory->mutex);
+	return generation;
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_clients);
 
 Datum
@@ -818,24 +1070,22 @@ pgtls_audit_clients(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *only_user;
 	LruTable   *tab;
+	uint64		generation;
+	ClientEntry e;
 
 	require_inventory();
 	only_user = visible_user();
 	InitMaterializedSRF(fcinfo, 0);
 	tab = inventory->clients;
+	generation = current_generation();
 
-	for (int32 slot = 0; slot < tab->capacity; slot++)
+	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
 	{
-		ClientEntry e;
-		bool		used;
 		Datum		values[15];
 		bool		nulls[15] = {0};
 		int			i = 0;
 
-		SpinLockAcquire(&inventory->mutex);
-		e = *(ClientEntry *) lru_slot_entry(tab, slot, &used);
-		SpinLockRelease(&inventory->mutex);
-		if (!used || (only_user && strcmp(e.key.user_name, only_user) != 0))
+		if (only_user && strcmp(e.key.user_name, only_user) != 0)
 			continue;
 
 		values[i] = text_or_null(e.key.user_name, &nulls[i]), i++;
@@ -867,43 +1117,44 @@ pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *only_user;
 	LruTable   *tab;
+	uint64		generation;
+	CertEntry	e;
 
 	require_inventory();
 	only_user = visible_user();
 	InitMaterializedSRF(fcinfo, 0);
 	tab = inventory->certs;
+	generation = current_generation();
 
-	for (int32 slot = 0; slot < tab->capacity; slot++)
+	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
 	{
-		CertEntry	e;
-		bool		used;
 		Datum		values[10];
 		bool		nulls[10] = {0};
-		Datum	   *roles;
+		Datum		roles[INV_CERT_ROLES];
+		int			nroles = Min(e.nroles, INV_CERT_ROLES);
 		int			i = 0;
 		bool		mine = (only_user == NULL);
 
-		SpinLockAcquire(&inventory->mutex);
-		e = *(CertEntry *) lru_slot_entry(tab, slot, &used);
-		SpinLockRelease(&inventory->mutex);
-		if (!used)
-			continue;
-		roles = palloc(sizeof(Datum) * (e.nroles + 1));
-		for (int r = 0; r < e.nroles; r++)
-		{
-			roles[r] = CStringGetTextDatum(e.roles[r]);
-			if (only_user && strcmp(e.roles[r], only_user) == 0)
+		for (int r = 0; r < nroles && !mine; r++)
+			if (strcmp(e.roles[r], only_user) == 0)
 				mine = true;
-		}
 		if (!mine)
 			continue;
+		for (int r = 0; r < nroles; r++)
+		{
+			bool		role_null;
+
+			roles[r] = text_or_null(e.roles[r], &role_null);
+			if (role_null)
+				roles[r] = CStringGetTextDatum("");
+		}
 
 		values[i] = text_or_null(e.subject_dn, &nulls[i]), i++;
 		values[i] = text_or_null(e.key.issuer_dn, &nulls[i]), i++;
 		values[i] = text_or_null(e.key.serial, &nulls[i]), i++;
 		nulls[i] = !e.has_not_after;
 		values[i++] = TimestampTzGetDatum(e.not_after);
-		values[i++] = PointerGetDatum(construct_array(roles, e.nroles, TEXTOID, -1, false, TYPALIGN_INT));
+		values[i++] = PointerGetDatum(construct_array(roles, nroles, TEXTOID, -1, false, TYPALIGN_INT));
 		values[i++] = BoolGetDatum(e.roles_truncated);
 		values[i++] = Int64GetDatum((int64) e.connections);
 		values[i++] = TimestampTzGetDatum(e.first_seen);
@@ -921,24 +1172,20 @@ pgtls_audit_hba_usage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LruTable   *tab;
+	uint64		generation;
+	HbaEntry	e;
 
 	require_inventory();
 	InitMaterializedSRF(fcinfo, 0);
 	tab = inventory->hba;
+	generation = current_generation();
 
-	for (int32 slot = 0; slot < tab->capacity; slot++)
+	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
 	{
-		HbaEntry	e;
-		bool		used;
 		Datum		values[6];
 		bool		nulls[6] = {0};
 
-		SpinLockAcquire(&inventory->mutex);
-		e = *(HbaEntry *) lru_slot_entry(tab, slot, &used);
-		SpinLockRelease(&inventory->mutex);
-		if (!used)
-			continue;
-		values[0] = CStringGetTextDatum(e.key.hba_file);
+		values[0] = text_or_null(e.key.hba_file, &nulls[0]);
 		values[1] = Int32GetDatum(e.key.hba_line);
 		values[2] = Int64GetDatum((int64) e.attempts);
 		values[3] = Int64GetDatum((int64) e.successes);
@@ -963,7 +1210,8 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 				hba_used;
 	uint64		ev_clients,
 				ev_certs,
-				ev_hba;
+				ev_hba,
+				in_ring;
 
 	require_inventory();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -979,11 +1227,14 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	ev_hba = inventory->hba->evictions;
 	SpinLockRelease(&inventory->mutex);
 
+	/* attempts put in the ring since the last reset */
+	in_ring = s.history_count - s.history_base;
+
 	values[0] = Int64GetDatum((int64) s.records_total);
-	values[1] = Int32GetDatum((int32) Min(s.history_count, (uint64) s.history_size));
+	values[1] = Int32GetDatum((int32) Min(in_ring, (uint64) s.history_size));
 	values[2] = Int32GetDatum(s.history_size);
-	values[3] = Int64GetDatum((int64) (s.history_count > (uint64) s.history_size ?
-									   s.history_count - s.history_size : 0));
+	values[3] = Int64GetDatum((int64) (in_ring > (uint64) s.history_size ?
+									   in_ring - s.history_size : 0));
 	values[4] = Int32GetDatum(clients_used);
 	values[5] = Int32GetDatum(inventory->clients->capacity);
 	values[6] = Int64GetDatum((int64) ev_clients);
@@ -1000,6 +1251,13 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 
+/*
+ * Empty the whole inventory in O(1) under the spinlock, whatever the
+ * sizes: the ring keeps its entries but only those numbered after
+ * history_base are shown; each table starts a new generation (see
+ * lru_table.c); the counters go to zero.  Stale slots are reclaimed as new
+ * attempts reuse them.
+ */
 Datum
 pgtls_audit_reset(PG_FUNCTION_ARGS)
 {
@@ -1007,9 +1265,8 @@ pgtls_audit_reset(PG_FUNCTION_ARGS)
 
 	require_inventory();
 	SpinLockAcquire(&inventory->mutex);
-	inventory->history_count = 0;
-	for (int32 i = 0; i < inventory->history_size; i++)
-		inventory->history[i].seq = 0;
+	inventory->generation++;
+	inventory->history_base = inventory->history_count;
 	lru_table_reset(inventory->clients);
 	lru_table_reset(inventory->certs);
 	lru_table_reset(inventory->hba);

@@ -3,9 +3,19 @@
  * lru_table.c
  *	  Fixed-capacity hash table with LRU eviction in one flat memory block
  *	  (see lru_table.h).  Chained buckets by slot index; a doubly linked
- *	  recency list by slot index; a free list of unused slots.  Every
- *	  operation is O(1) on average, so the spinlock that callers hold
- *	  around it is held for a short copy, not for a scan.
+ *	  recency list by slot index; slots handed out in order 0, 1, 2, ...
+ *	  until the table is full, then the least recently used one is reused.
+ *	  Every operation is O(1) on average, and emptying the table is O(1)
+ *	  (a new generation), so the spinlock that callers hold around a call
+ *	  is held for a short copy, never for a scan.
+ *
+ * Why stale data is never reached after a reset: a slot's contents and
+ * links are rewritten in full when it is handed out again, and only slots
+ * below "used" are handed to readers; the recency list restarts empty; a
+ * bucket whose generation is not the table's reads as empty, so no chain
+ * written before the reset is followed after it.  The generation is 32
+ * bits: when it wraps (after 2^32 resets) the buckets are cleared once,
+ * in full, so a bucket can never be mistaken for a current one.
  *
  * src/lru_table.c
  *
@@ -16,22 +26,27 @@
 #include "common/hashfn.h"
 #include "lru_table.h"
 
+typedef struct LruBucket
+{
+	int32		head;			/* first slot of the chain, -1 if none */
+	uint32		generation;		/* chain is valid only in this generation */
+} LruBucket;
+
 typedef struct LruSlot
 {
 	uint32		hash;
 	int32		bucket_next;
 	int32		prev;			/* towards head (more recent) */
 	int32		next;			/* towards tail (less recent) */
-	bool		used;
 	/* entry (key first) follows, MAXALIGNed */
 } LruSlot;
 
 #define SLOT_HEADER_SIZE MAXALIGN(sizeof(LruSlot))
 
-static inline int32 *
+static inline LruBucket *
 buckets(LruTable *tab)
 {
-	return (int32 *) ((char *) tab + MAXALIGN(sizeof(LruTable)));
+	return (LruBucket *) ((char *) tab + MAXALIGN(sizeof(LruTable)));
 }
 
 static inline Size
@@ -43,7 +58,7 @@ slot_size(const LruTable *tab)
 static inline LruSlot *
 slot_at(LruTable *tab, int32 i)
 {
-	char	   *base = (char *) buckets(tab) + MAXALIGN(sizeof(int32) * tab->nbuckets);
+	char	   *base = (char *) buckets(tab) + MAXALIGN(sizeof(LruBucket) * tab->nbuckets);
 
 	return (LruSlot *) (base + slot_size(tab) * i);
 }
@@ -64,12 +79,41 @@ buckets_for(int capacity)
 	return n;
 }
 
+/*
+ * The chain head of a hash's bucket, reclaimed first if the bucket was last
+ * written in an older generation (it then holds slots from before a reset).
+ */
+static inline int32 *
+bucket_head(LruTable *tab, uint32 hash)
+{
+	LruBucket  *b = &buckets(tab)[hash & (tab->nbuckets - 1)];
+
+	if (b->generation != tab->generation)
+	{
+		b->head = -1;
+		b->generation = tab->generation;
+	}
+	return &b->head;
+}
+
+static void
+clear_buckets(LruTable *tab)
+{
+	LruBucket  *b = buckets(tab);
+
+	for (int32 i = 0; i < tab->nbuckets; i++)
+	{
+		b[i].head = -1;
+		b[i].generation = 0;
+	}
+}
+
 Size
 lru_table_size(int capacity, Size key_size, Size entry_size)
 {
 	Size		size = MAXALIGN(sizeof(LruTable));
 
-	size = add_size(size, MAXALIGN(mul_size(sizeof(int32), buckets_for(capacity))));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(LruBucket), buckets_for(capacity))));
 	size = add_size(size, mul_size(capacity, SLOT_HEADER_SIZE + MAXALIGN(entry_size)));
 	return size;
 }
@@ -82,28 +126,26 @@ lru_table_init(LruTable *tab, int capacity, Size key_size, Size entry_size)
 	tab->key_size = key_size;
 	tab->entry_size = entry_size;
 	tab->evictions = 0;
-	lru_table_reset(tab);
+	tab->used = 0;
+	tab->lru_head = tab->lru_tail = -1;
+	clear_buckets(tab);
+	tab->generation = 1;		/* every bucket (generation 0) is empty */
 }
 
+/*
+ * Empty the table in O(1).  The eviction counter is the caller's to reset.
+ */
 void
 lru_table_reset(LruTable *tab)
 {
-	int32	   *b = buckets(tab);
-
-	for (int32 i = 0; i < tab->nbuckets; i++)
-		b[i] = -1;
-	for (int32 i = 0; i < tab->capacity; i++)
-	{
-		LruSlot    *s = slot_at(tab, i);
-
-		s->used = false;
-		s->prev = -1;
-		s->bucket_next = -1;
-		s->next = (i + 1 < tab->capacity) ? i + 1 : -1;
-	}
-	tab->free_head = tab->capacity > 0 ? 0 : -1;
-	tab->lru_head = tab->lru_tail = -1;
 	tab->used = 0;
+	tab->lru_head = tab->lru_tail = -1;
+	if (++tab->generation == 0)
+	{
+		/* wrapped: once in 2^32 resets, clear the buckets for real */
+		clear_buckets(tab);
+		tab->generation = 1;
+	}
 }
 
 uint32
@@ -146,7 +188,7 @@ static void
 bucket_remove(LruTable *tab, int32 i)
 {
 	LruSlot    *s = slot_at(tab, i);
-	int32	   *link = &buckets(tab)[s->hash & (tab->nbuckets - 1)];
+	int32	   *link = bucket_head(tab, s->hash);
 
 	while (*link >= 0)
 	{
@@ -164,7 +206,7 @@ bucket_remove(LruTable *tab, int32 i)
 void *
 lru_lookup(LruTable *tab, const void *key, uint32 hash)
 {
-	int32		i = buckets(tab)[hash & (tab->nbuckets - 1)];
+	int32		i = *bucket_head(tab, hash);
 
 	while (i >= 0)
 	{
@@ -193,16 +235,16 @@ lru_insert(LruTable *tab, const void *key, uint32 hash, bool *evicted)
 {
 	int32		i;
 	LruSlot    *s;
+	int32	   *head;
 
 	*evicted = false;
 	if (tab->capacity <= 0)
 		return NULL;
-	if (tab->free_head >= 0)
+	if (tab->used < tab->capacity)
 	{
-		i = tab->free_head;
+		/* the next never-used slot of this generation: rewritten in full */
+		i = tab->used++;
 		s = slot_at(tab, i);
-		tab->free_head = s->next;
-		tab->used++;
 	}
 	else
 	{
@@ -213,24 +255,27 @@ lru_insert(LruTable *tab, const void *key, uint32 hash, bool *evicted)
 		tab->evictions++;
 		*evicted = true;
 	}
-	s->used = true;
 	s->hash = hash;
 	memset(slot_entry(s), 0, tab->entry_size);
 	memcpy(slot_entry(s), key, tab->key_size);
-	s->bucket_next = buckets(tab)[hash & (tab->nbuckets - 1)];
-	buckets(tab)[hash & (tab->nbuckets - 1)] = i;
+	head = bucket_head(tab, hash);
+	s->bucket_next = *head;
+	*head = i;
 	lru_push_head(tab, i);
 	return slot_entry(s);
 }
 
-/* The entry in slot i, for readers walking the table one slot at a time. */
+/*
+ * The entry in slot i, for readers walking the table one slot at a time;
+ * NULL (and *used false) for a slot that holds no entry of the current
+ * generation.  Readers may stop at the first unused slot: used slots are
+ * 0 .. used-1.
+ */
 void *
 lru_slot_entry(LruTable *tab, int32 slot, bool *used)
 {
-	LruSlot    *s = slot_at(tab, slot);
-
-	*used = s->used;
-	return slot_entry(s);
+	*used = slot >= 0 && slot < tab->used;
+	return *used ? slot_entry(slot_at(tab, slot)) : NULL;
 }
 
 /*

@@ -8,6 +8,12 @@
  * memcmp, so callers must zero keys before filling them.  The table does
  * no locking: callers hold the inventory's spinlock around every call.
  *
+ * Entries are never deleted one by one (only evicted and reused in place),
+ * so the slots in use are always slots 0 .. used-1.  Emptying the table
+ * (lru_table_reset) is O(1): it sets used to 0 and starts a new generation;
+ * buckets carry the generation they were last written in, and a bucket of
+ * an older generation reads as empty and is reclaimed when next touched.
+ *
  * src/lru_table.h
  *
  *-------------------------------------------------------------------------
@@ -18,15 +24,15 @@
 typedef struct LruTable
 {
 	int32		capacity;
-	int32		used;
+	int32		used;			/* slots 0 .. used-1 hold entries */
 	int32		nbuckets;
+	uint32		generation;		/* buckets of another generation are empty */
 	Size		key_size;
 	Size		entry_size;
 	int32		lru_head;		/* most recently used slot, -1 if none */
 	int32		lru_tail;		/* least recently used slot, -1 if none */
-	int32		free_head;		/* first unused slot, -1 if full */
 	uint64		evictions;
-	/* then: int32 buckets[nbuckets]; then capacity slots */
+	/* then: LruBucket buckets[nbuckets]; then capacity slots */
 } LruTable;
 
 extern Size lru_table_size(int capacity, Size key_size, Size entry_size);
