@@ -31,6 +31,9 @@
  * all refuses the connection.  clientcert and the cert method do not take
  * part in matching: they refuse the connection after the line was chosen.
  *
+ * hba_match() shows the chosen line as hba_analysis.c read it: with secret
+ * option values already redacted for callers who may not see them.
+ *
  * src/hba_match.c
  *
  *-------------------------------------------------------------------------
