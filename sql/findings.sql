@@ -1,5 +1,5 @@
 --
--- findings: pg_hba fixture files (test/fixtures/hba) analysed with the
+-- findings: pg_hba fixture files (test/fixtures/hba) analyzed with the
 -- server's parser (hba_rules, check_config), what-if matching (hba_match),
 -- cipher strings expanded by OpenSSL (expand_ciphers), the findings of the
 -- harness cluster itself, and privileges.  Output is kept independent of

@@ -1,6 +1,6 @@
 
 -- 30_findings.sql: misconfiguration findings (ssl settings, cipher suites,
--- certificate files, pg_hba.conf analysed with the server's own parser),
+-- certificate files, pg_hba.conf analyzed with the server's own parser),
 -- pg_hba what-if matching, and report().  None of it needs
 -- shared_preload_libraries.  Everything reads configuration files, so
 -- nothing is granted to PUBLIC; read-only access goes to pg_monitor, and a
