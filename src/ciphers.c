@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/tuplestore.h"
@@ -55,11 +56,23 @@ typedef struct CipherSuite
 	bool		no_protection;	/* NULL cipher or anonymous */
 } CipherSuite;
 
+/* Why the server could not use the settings */
+typedef enum CipherError
+{
+	CIPHER_OK,
+	CIPHER_BAD_PROTOCOL,		/* error_arg: the protocol version */
+	CIPHER_NO_CONTEXT,
+	CIPHER_PROTOCOL_RANGE,
+	CIPHER_BAD_LIST,			/* error_arg: the cipher list */
+	CIPHER_BAD_TLS13			/* error_arg: the TLS 1.3 suites */
+} CipherError;
+
 typedef struct CipherExpansion
 {
 	int			n;
 	CipherSuite *suites;
-	char	   *error;			/* the server could not use these settings */
+	CipherError error;
+	const char *error_arg;
 } CipherExpansion;
 
 /* Protocol setting -> OpenSSL version, 0 for none; -1 unknown */
@@ -297,7 +310,8 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 	maxv = protocol_version(maxp);
 	if (minv < 0 || maxv < 0)
 	{
-		ex->error = psprintf("unknown protocol version \"%s\"", minv < 0 ? minp : maxp);
+		ex->error = CIPHER_BAD_PROTOCOL;
+		ex->error_arg = minv < 0 ? minp : maxp;
 		return ex;
 	}
 	key_type = certificate_key_type(pgtls_setting("ssl_cert_file"));
@@ -306,19 +320,24 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 	if (ctx == NULL)
 	{
 		ERR_clear_error();
-		ex->error = pstrdup("could not create an SSL context");
+		ex->error = CIPHER_NO_CONTEXT;
 		return ex;
 	}
 	if ((minv && !SSL_CTX_set_min_proto_version(ctx, minv)) ||
 		(maxv && !SSL_CTX_set_max_proto_version(ctx, maxv)))
-		ex->error = pstrdup("could not set the SSL protocol version range");
+		ex->error = CIPHER_PROTOCOL_RANGE;
 	else if (SSL_CTX_set_cipher_list(ctx, list ? list : "") != 1)
-		ex->error = psprintf("could not set the cipher list \"%s\" (no valid ciphers available)",
-							 list ? list : "");
+	{
+		ex->error = CIPHER_BAD_LIST;
+		ex->error_arg = list ? list : "";
+	}
 	else if (tls13 && tls13[0] != '\0' && SSL_CTX_set_ciphersuites(ctx, tls13) != 1)
-		ex->error = psprintf("could not set the TLSv1.3 cipher suites \"%s\"", tls13);
+	{
+		ex->error = CIPHER_BAD_TLS13;
+		ex->error_arg = tls13;
+	}
 
-	if (ex->error == NULL)
+	if (ex->error == CIPHER_OK)
 	{
 		all = SSL_CTX_get_ciphers(ctx);
 		ssl = SSL_new(ctx);
@@ -333,6 +352,7 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 			bool		in_supported = (supported == NULL);
 			int			j;
 
+			CHECK_FOR_INTERRUPTS();
 			classify(s, c);
 			for (j = 0; supported && j < sk_SSL_CIPHER_num(supported); j++)
 				if (SSL_CIPHER_get_id(sk_SSL_CIPHER_value(supported, j)) ==
@@ -349,6 +369,75 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return ex;
+}
+
+/* What the server would say about settings it cannot use (a finding) */
+static char *
+cipher_error_text(const CipherExpansion *ex)
+{
+	switch (ex->error)
+	{
+		case CIPHER_OK:
+			break;
+		case CIPHER_BAD_PROTOCOL:
+			return psprintf("unknown protocol version \"%s\"", ex->error_arg);
+		case CIPHER_NO_CONTEXT:
+			return pstrdup("OpenSSL cannot create an SSL context");
+		case CIPHER_PROTOCOL_RANGE:
+			return pstrdup("OpenSSL refuses the protocol version range");
+		case CIPHER_BAD_LIST:
+			return psprintf("OpenSSL finds no valid cipher in the cipher list \"%s\"",
+							ex->error_arg);
+		case CIPHER_BAD_TLS13:
+			return psprintf("OpenSSL refuses the TLSv1.3 cipher suites \"%s\"",
+							ex->error_arg);
+	}
+	return pstrdup("unknown error");
+}
+
+#define CIPHER_ERROR_HINT \
+	"The server would refuse these settings: with ssl = on it does not start, and a reload keeps the previous settings."
+
+/* The same, as an error of expand_ciphers() with explicit arguments */
+static void
+report_cipher_error(const CipherExpansion *ex)
+{
+	switch (ex->error)
+	{
+		case CIPHER_OK:
+			return;
+		case CIPHER_BAD_PROTOCOL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown protocol version \"%s\"", ex->error_arg),
+					 errhint(CIPHER_ERROR_HINT)));
+			break;
+		case CIPHER_NO_CONTEXT:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an SSL context")));
+			break;
+		case CIPHER_PROTOCOL_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not set the SSL protocol version range"),
+					 errhint(CIPHER_ERROR_HINT)));
+			break;
+		case CIPHER_BAD_LIST:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not set the cipher list \"%s\" (no valid ciphers available)",
+							ex->error_arg),
+					 errhint(CIPHER_ERROR_HINT)));
+			break;
+		case CIPHER_BAD_TLS13:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not set the TLSv1.3 cipher suites \"%s\"",
+							ex->error_arg),
+					 errhint(CIPHER_ERROR_HINT)));
+			break;
+	}
 }
 
 /*
@@ -375,11 +464,8 @@ pgtls_audit_expand_ciphers(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	ex = expand_ciphers(args[0], args[1], args[2], args[3]);
-	if (ex->error && explicit_args)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", ex->error),
-				 errhint("The server would refuse these settings: with ssl = on it does not start, and a reload keeps the previous settings.")));
+	if (explicit_args)
+		report_cipher_error(ex);
 
 	for (i = 0; i < ex->n; i++)
 	{
@@ -387,6 +473,7 @@ pgtls_audit_expand_ciphers(PG_FUNCTION_ARGS)
 		Datum		values[12];
 		bool		nulls[12] = {false};
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = CStringGetTextDatum(s->name);
 		values[1] = CStringGetTextDatum(s->standard_name);
 		values[2] = CStringGetTextDatum(s->protocol);
@@ -447,11 +534,11 @@ cipher_findings(List **findings)
 		return;
 
 	ex = expand_ciphers(NULL, NULL, NULL, NULL);
-	if (ex->error)
+	if (ex->error != CIPHER_OK)
 	{
 		finding_add(findings, "TLS010", FINDING_CRITICAL, "ciphers", "ssl_ciphers",
 					"Fix ssl_ciphers (and ssl_tls13_ciphers, ssl_min/max_protocol_version); check with SELECT * FROM pgtls_audit.expand_ciphers('...').",
-					"the server cannot use the TLS settings: %s", ex->error);
+					"the server cannot use the TLS settings: %s", cipher_error_text(ex));
 		return;
 	}
 
@@ -459,6 +546,7 @@ cipher_findings(List **findings)
 	{
 		CipherSuite *s = &ex->suites[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (!s->negotiable)
 			continue;
 		negotiable++;

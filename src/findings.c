@@ -27,6 +27,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -91,7 +92,10 @@ pgtls_text_array(List *strings)
 		return PointerGetDatum(construct_empty_array(TEXTOID));
 	elems = palloc(sizeof(Datum) * n);
 	foreach(lc, strings)
+	{
+		CHECK_FOR_INTERRUPTS();
 		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	}
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
 										   TYPALIGN_INT));
 }
@@ -108,6 +112,7 @@ hba_mtime_findings(HbaAnalysis *an, List **findings)
 		struct stat st;
 		TimestampTz mtime;
 
+		CHECK_FOR_INTERRUPTS();
 		if (stat(file, &st) != 0)
 			continue;
 		mtime = time_t_to_timestamptz(st.st_mtime);
@@ -122,7 +127,9 @@ hba_mtime_findings(HbaAnalysis *an, List **findings)
 /*
  * pgtls_audit._config_findings(hba_file text): every finding made in C.
  * hba_file NULL: the configured one (and the mtime check); another path
- * (superuser only) analyses that file together with the live settings.
+ * (privileges of pg_read_server_files) analyzes that file together with
+ * the live settings.  Secrets of the pg_hba lines never reach a message
+ * for callers without those privileges (hba_analysis.c redacts them).
  */
 PG_FUNCTION_INFO_V1(pgtls_audit_config_findings);
 
@@ -163,6 +170,7 @@ pgtls_audit_config_findings(PG_FUNCTION_ARGS)
 		Datum		values[6];
 		bool		nulls[6] = {false};
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = CStringGetTextDatum(f->check_id);
 		values[1] = CStringGetTextDatum(finding_severity_name(f->severity));
 		values[2] = CStringGetTextDatum(f->area);

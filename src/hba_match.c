@@ -31,6 +31,9 @@
  * all refuses the connection.  clientcert and the cert method do not take
  * part in matching: they refuse the connection after the line was chosen.
  *
+ * hba_match() shows the chosen line as hba_analysis.c read it: with secret
+ * option values already redacted for callers who may not see them.
+ *
  * src/hba_match.c
  *
  *-------------------------------------------------------------------------
@@ -352,6 +355,7 @@ pgtls_audit_hba_match(PG_FUNCTION_ARGS)
 		HbaRule    *r = &an->rules[i];
 		int			m;
 
+		CHECK_FOR_INTERRUPTS();
 		if (r->hba == NULL)
 			continue;
 		m = conn_matches(r, &c);
@@ -400,16 +404,16 @@ pgtls_audit_hba_match(PG_FUNCTION_ARGS)
 			outcome = "refused: connection requires a valid client certificate (clientcert)";
 		else if (hba->auth_method == uaCert ||
 				 hba->clientcert == clientCertFull)
-			outcome = psprintf("%s%s", "certificate: the client certificate must verify and its ",
-							   hba->clientcertname == clientCertDN ?
-							   "distinguished name must match the role (or user map)" :
-							   "common name must match the role (or user map)");
+			outcome = hba->clientcertname == clientCertDN ?
+				"certificate: the client certificate must verify and its distinguished name must match the role (or user map)" :
+				"certificate: the client certificate must verify and its common name must match the role (or user map)";
 		else if (hba->auth_method == uaTrust)
 			outcome = "accepted without any password or certificate (trust)";
+		else if (hba->clientcert == clientCertCA)
+			outcome = psprintf("authenticates with %s, after the client certificate verifies (clientcert=verify-ca)",
+							   method);
 		else
-			outcome = psprintf("authenticates with %s%s", method,
-							   hba->clientcert == clientCertCA ?
-							   ", after the client certificate verifies (clientcert=verify-ca)" : "");
+			outcome = psprintf("authenticates with %s", method);
 		if (hba->auth_method == uaPassword && !c.ssl && !c.gss && !c.local)
 			notes = lappend(notes, pstrdup("the password would cross the network in clear text"));
 		values[7] = CStringGetTextDatum(outcome);

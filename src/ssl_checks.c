@@ -263,15 +263,15 @@ ssl_findings(HbaAnalysis *an, List **findings)
 					"Set password_encryption = 'scram-sha-256' and have users set their passwords again.",
 					"password_encryption is md5: new passwords are stored as MD5 hashes, which scram-sha-256 lines cannot use");
 
-	if (!PGTLS_CORE_LOGS_AUTHORIZATION() &&
-		!(pgtls_audit_preloaded && pgtls_audit_log_connections))
+	if (!PGTLS_CORE_LOGS_AUTHORIZATION() && pgtls_audit_preloaded &&
+		!pgtls_audit_log_connections)
 		finding_add(findings, "AUTH009", FINDING_WARNING, "auth", "log_connections",
-					pgtls_audit_preloaded ?
-					"Set pgtls_audit.log_connections = on (or log_connections in core)." :
+					"Set pgtls_audit.log_connections = on (or log_connections in core).",
+					"successful connections leave no record in the server log: pgtls_audit.log_connections is off, and core's log_connections does not log authorization");
+	else if (!PGTLS_CORE_LOGS_AUTHORIZATION() && !pgtls_audit_preloaded)
+		finding_add(findings, "AUTH009", FINDING_WARNING, "auth", "log_connections",
 					"Add pgtls_audit to shared_preload_libraries and restart, or set log_connections in core.",
-					"successful connections leave no record in the server log: %s, and core's log_connections does not log authorization",
-					pgtls_audit_preloaded ? "pgtls_audit.log_connections is off" :
-					"pgtls_audit is not preloaded");
+					"successful connections leave no record in the server log: pgtls_audit is not preloaded, and core's log_connections does not log authorization");
 
 	if (!ssl_on)
 	{

@@ -1,10 +1,12 @@
 
 -- 30_findings.sql: misconfiguration findings (ssl settings, cipher suites,
--- certificate files, pg_hba.conf analysed with the server's own parser),
+-- certificate files, pg_hba.conf analyzed with the server's own parser),
 -- pg_hba what-if matching, and report().  None of it needs
 -- shared_preload_libraries.  Everything reads configuration files, so
 -- nothing is granted to PUBLIC; read-only access goes to pg_monitor, and a
--- pg_hba file other than the configured one needs superuser (checked in C).
+-- pg_hba file other than the configured one needs the privileges of
+-- pg_read_server_files (checked in C).  Secret option values of pg_hba
+-- lines are redacted in every output for callers without those privileges.
 
 -- Cipher suites as OpenSSL expands them (NULL arguments: live settings).
 CREATE FUNCTION expand_ciphers(
@@ -79,7 +81,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION hba_rules(text) IS
-'Every line of pg_hba.conf (or of another file, superuser only) as the server parses it, with reachability, shadowing, plaintext exposure, weak methods and, when the inventory runs, times matched';
+'Every line of pg_hba.conf (or of another file, with the privileges of pg_read_server_files) as the server parses it, with reachability, shadowing, plaintext exposure, weak methods and, when the inventory runs, times matched; secret option values redacted for other callers';
 
 -- What-if: the line a connection would hit.
 CREATE FUNCTION hba_match(
@@ -193,7 +195,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION check_config(text) IS
-'Misconfiguration findings for the live settings and pg_hba.conf (or another pg_hba file, superuser only)';
+'Misconfiguration findings for the live settings and pg_hba.conf (or another pg_hba file, with the privileges of pg_read_server_files)';
 
 CREATE VIEW findings AS
   SELECT f.check_id, f.severity, f.area, f.location, f.message, f.hint
@@ -217,9 +219,16 @@ DECLARE
     r record;
     n integer;
     fs pgtls_audit.findings[];
+    server text;
 BEGIN
+    -- the server: cluster_name, else the data directory (pg_settings shows
+    -- it to pg_read_all_settings, which pg_monitor includes), and the port
+    server := COALESCE(NULLIF(pg_catalog.current_setting('cluster_name'), ''),
+                       (SELECT s.setting FROM pg_catalog.pg_settings s
+                         WHERE s.name = 'data_directory'));
+    server := COALESCE(server || ', ', '') || 'port ' || pg_catalog.current_setting('port');
     out := out || pg_catalog.format(E'pgtls_audit report for %s (PostgreSQL %s) at %s\n',
-                                    pg_catalog.current_setting('cluster_name'),
+                                    server,
                                     pg_catalog.current_setting('server_version'),
                                     pg_catalog.date_trunc('second', pg_catalog.now()));
 
@@ -329,10 +338,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION report() IS
-'Text report for psql: findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections';
+'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections';
 
 -- Privileges: nothing for PUBLIC; monitoring roles read the configured
--- file's analysis; other files need superuser (checked in C).
+-- file's analysis; other files need the privileges of pg_read_server_files
+-- (checked in C).
 REVOKE ALL ON FUNCTION expand_ciphers(text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON ciphers FROM PUBLIC;
 REVOKE ALL ON FUNCTION _hba_rules(text) FROM PUBLIC;

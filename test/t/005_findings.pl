@@ -16,6 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Time::HiRes;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
@@ -59,6 +60,16 @@ sub has_finding
 			"'regress_cert_user', 'postgres', '127.0.0.1', true, true" ],
 		[ 'clientcert missing', { user => 'regress_scram_user', password => 'regress_pw' },
 			"'regress_scram_user', 'postgres', '127.0.0.1', true, false" ]);
+	my %outcome = (
+		'tls password' => [ 'authenticates with scram-sha-256', 'success' ],
+		'plaintext' => [ 'authenticates with scram-sha-256', 'success' ],
+		'reject line' => [ 'rejected: the matching line is a reject line', 'rejected' ],
+		'no entry' => [ 'rejected: no pg_hba.conf entry matches', 'rejected' ],
+		'client cert' => [
+			'certificate: the client certificate must verify and its common name must match the role (or user map)',
+			'success' ],
+		'clientcert missing' => [
+			'refused: connection requires a valid client certificate (clientcert)', 'rejected' ]);
 	for my $c (@cases)
 	{
 		my ($label, $attempt, $args) = @$c;
@@ -70,19 +81,25 @@ sub has_finding
 		  $node->safe_psql('postgres',
 			"SELECT coalesce(line_number::text, ''), outcome FROM pgtls_audit.hba_match($args)"), -1;
 		is($line eq '' ? undef : $line, $server_line, "hba_match agrees with the server: $label");
-		if ($label =~ /reject|no entry/)
-		{
-			like($outcome, qr/^rejected/, "hba_match outcome: $label");
-		}
-		elsif ($label eq 'clientcert missing')
-		{
-			like($outcome, qr/requires a valid client certificate/, "hba_match outcome: $label");
-		}
+		is($outcome, $outcome{$label}[0], "hba_match outcome: $label");
+		is($recs[0] ? $recs[0]{outcome} : 'no record', $outcome{$label}[1],
+			"the server's outcome: $label");
 	}
-	# the inventory counts what hba_rules shows as times_matched
-	my $used = $node->safe_psql('postgres',
-		"SELECT times_matched FROM pgtls_audit.hba_rules() WHERE users = '{regress_alice}' OR (type = 'hostssl' AND users = '{all}')");
-	cmp_ok($used, '>=', 1, 'hba_rules times_matched comes from the inventory');
+	# the inventory counts what hba_rules shows as times_matched: exactly
+	# one attempt on each TCP line above, and on the local line as many as
+	# the audit records of the local sessions of this test (this query's
+	# own session included)
+	my %tcp = map { hba_line_of($node, $_) => 1 }
+	  (qr/regress_cert_user/, qr/regress_scram_user/, qr/regress_rejected/,
+		qr/regress_plain_user/, qr/^hostssl\s+all\s+all\s/);
+	my %used = map { split /\|/ } split /\n/,
+	  $node->safe_psql('postgres',
+		"SELECT line_number || '|' || times_matched FROM pgtls_audit.hba_rules() WHERE times_matched > 0");
+	my $local_line = hba_line_of($node, qr/^local\s+all\s+all\s/);
+	my $local_records = grep { ($_->{hba_line} // 0) == $local_line } new_records($node, 0);
+	is_deeply(\%used, { %tcp, $local_line => $local_records },
+		'hba_rules times_matched: exactly the attempts of each line')
+	  or diag explain \%used;
 	$node->stop;
 }
 
@@ -118,14 +135,58 @@ $bad->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
 chmod 0640, $key;
 
 my $f = findings($bad);
+# every finding, by check and place (directories cut): an unexpected
+# finding fails as much as a missing one
+{
+	my @got = split /\n/, $bad->safe_psql('postgres',
+		"SELECT check_id || ' ' || coalesce(regexp_replace(location, '/[^ ]*/', '', 'g'), '-') "
+		  . "FROM pgtls_audit.findings ORDER BY 1");
+	my @want = sort(
+		'AUTH001 pg_hba.conf:2',    # trust over TCP (loopback)
+		'AUTH002 pg_hba.conf:1',    # trust on local
+		'AUTH003 pg_hba.conf:3',    # password, hostnossl, from everywhere
+		'AUTH005 pg_hba.conf:4',    # md5
+		'AUTH007 password_encryption',
+		'AUTH008 pg_hba.conf:5',    # postgres from everywhere (3 and 4 name other users)
+		'CERT003 ssl_key_file',     # mode 0640, owned by the server user
+		'CERT010 ssl_cert_file client_expired.crt #1',
+		'HBA002 pg_hba.conf:6',     # the cert line, shadowed by line 5
+		'HBA004 pg_hba.conf:4',     # md5 over plaintext from everywhere
+		'HBA004 pg_hba.conf:5',     # scram over plaintext from everywhere
+		'HBA005 pg_hba.conf:3',     # password for every address
+		'HBA005 pg_hba.conf:4',     # md5 for every address
+		'HBA006 pg_hba.conf:5',     # scram only, every address
+		'HBA008 pg_hba.conf:2',     # no connection yet on lines 2 to 5
+		'HBA008 pg_hba.conf:3',
+		'HBA008 pg_hba.conf:4',
+		'HBA008 pg_hba.conf:5',
+		'TLS003 ssl_min_protocol_version',
+		'TLS005 ssl_max_protocol_version',
+		'TLS006 ssl_prefer_server_ciphers',
+		'TLS007 ssl_ciphers',
+		'TLS009 ssl_ciphers');
+	is_deeply(\@got, \@want, 'bad: exactly the expected findings') or diag explain \@got;
+}
 has_finding($f, 'TLS003', qr/TLSv1\b/, 'bad: min protocol TLSv1');
 has_finding($f, 'TLS005', qr/TLSv1\.2/, 'bad: TLS 1.3 disabled');
-has_finding($f, 'TLS006', qr/off/, 'bad: client cipher preference');
+has_finding($f, 'TLS006',
+	qr/^TLS006\|warning\|ssl_prefer_server_ciphers\|ssl_prefer_server_ciphers is off: /,
+	'bad: client cipher preference');
 has_finding($f, 'TLS007', qr/without encryption or without server authentication/, 'bad: NULL and anonymous suites');
 has_finding($f, 'TLS009', qr/without forward secrecy/, 'bad: static RSA suites');
 has_finding($f, 'AUTH007', qr/md5/, 'bad: password_encryption md5');
 has_finding($f, 'CERT003', qr/group or world access \(mode 0640/, 'bad: key file permissions');
-has_finding($f, 'CERT010', qr/expired/, 'bad: expired server certificate (certificates part)');
+{
+	# the notAfter in the message is the one openssl reads from the file
+	my ($enddate) = `openssl x509 -noout -enddate -in $pki/client_expired.crt` =~ /^notAfter=(.*)$/m;
+	my ($cert010) = grep { /^CERT010\|/ } @$f;
+	like($cert010 // '',
+		qr/^CERT010\|critical\|ssl_cert_file \S*\/client_expired\.crt #1\|certificate CN=regress_cert_user,OU=clients,O=pgtls_audit tests expired \(notAfter [^,]+, -\d+ days left\)$/,
+		'bad: expired server certificate (certificates part)');
+	my ($not_after) = ($cert010 // '') =~ /\(notAfter ([^,]+),/;
+	is($bad->safe_psql('postgres', "SELECT '$not_after'::timestamptz = '$enddate'::timestamptz"),
+		't', "bad: CERT010's notAfter is the file's ($enddate)");
+}
 has_finding($f, 'AUTH001', qr/127\.0\.0\.1/, 'bad: trust over TCP');
 has_finding($f, 'AUTH002', qr/pg_hba\.conf:1\|/, 'bad: trust on local');
 has_finding($f, 'AUTH003', qr/pg_hba\.conf:3\|/, 'bad: password over plaintext');
@@ -135,7 +196,9 @@ has_finding($f, 'HBA006', qr/pg_hba\.conf:5\|/, 'bad: password only from everywh
 has_finding($f, 'HBA004', qr/pg_hba\.conf:5\|/, 'bad: plaintext from remote');
 has_finding($f, 'HBA002', qr/pg_hba\.conf:6\|.*matched first by .*pg_hba\.conf:5.*client certificate/,
 	'bad: cert line shadowed by the scram line');
-has_finding($f, 'AUTH008', qr/postgres/, 'bad: superuser from everywhere');
+has_finding($f, 'AUTH008',
+	qr/^AUTH008\|warning\|\S*pg_hba\.conf:5\|superuser\(s\) postgres can log in from non-loopback addresses \(0\.0\.0\.0\/0\) through this line$/,
+	'bad: superuser from everywhere');
 ok(!(grep { /^HBA007\|/ } @$f), 'bad: pg_hba.conf not changed since load');
 ok(!(grep { /^CERT00[1-2]\|/ } @$f), 'bad: certificate and key readable');
 # the same numbers as pg_hba_file_rules sees
@@ -147,9 +210,10 @@ is($bad->safe_psql('postgres',
 {
 	my $res = attempt($bad, user => 'regress_alice');
 	isnt($res->{rc}, 0, 'bad: a verifying client refuses the expired server certificate');
-	like($res->{stderr}, qr/certificate/, 'bad: ... because of the certificate');
+	like($res->{stderr}, qr/SSL error: certificate verify failed/, 'bad: ... because of the certificate');
 }
 # one TLS connection without verification for the report's protocol mix
+my $bad_tls;
 # (line 2, trust); no root certificate file, so libpq does not verify
 {
 	my ($out, $err) = ('', '');
@@ -157,15 +221,38 @@ is($bad->safe_psql('postgres',
 	IPC::Run::run([ 'psql', '-X', '-A', '-t', '-w', '-d',
 			'host=127.0.0.1 port=' . $bad->port . ' dbname=postgres user=regress_alice '
 			  . 'sslmode=require sslrootcert=/nonexistent sslcert=/nonexistent sslkey=/nonexistent',
-			'-c', 'SELECT 1' ], '<', \undef, '>', \$out, '2>', \$err);
+			'-c', "SELECT version || ' ' || cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()" ],
+		'<', \undef, '>', \$out, '2>', \$err);
 	chomp $out;
-	is($out, '1', 'bad: a non-verifying TLS connection over the trust line') or diag $err;
+	like($out, qr/^TLSv1\.[12] \S+$/, 'bad: a non-verifying TLS connection over the trust line (TLS 1.2 at most)')
+	  or diag $err;
+	$bad_tls = $out;
 }
-# the report names the three things to fix first
-my $report = $bad->safe_psql('postgres', 'SELECT pgtls_audit.report()');
-like($report, qr/== Fix first\n  1\. \[critical /, 'report: fix first starts with a critical finding');
-like($report, qr/critical: \d+\n  warning: \d+/, 'report: counts by severity');
-like($report, qr/TLSv1\.[23] +\S+/, 'report: protocol mix of recent connections');
+# the report: the server's name (cluster_name of the test node), counts by
+# severity as in the findings, the three things to fix first, and the
+# protocol mix of exactly the two TCP attempts (the refused handshake and
+# the TLS session above)
+{
+	my $report = $bad->safe_psql('postgres', 'SELECT pgtls_audit.report()');
+	my $port = $bad->port;
+	my $version = $bad->safe_psql('postgres', 'SHOW server_version');
+	like($report, qr/\Apgtls_audit report for bad, port $port \(PostgreSQL \Q$version\E\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d\n/,
+		'report: named after cluster_name and port');
+	my %n = map { split /\|/ } split /\n/, $bad->safe_psql('postgres',
+		"SELECT severity || '|' || count(*) FROM pgtls_audit.findings GROUP BY severity");
+	my ($counts) = $report =~ /== Findings\n(.*?)\n\n/s;
+	is($counts, "  critical: $n{critical}\n  warning: $n{warning}\n  info: $n{info}",
+		'report: counts by severity as in the findings');
+	my ($fix) = $report =~ /== Fix first\n(.*?)\n\n/s;
+	my @fix = $fix =~ /^  \d\. \[(\S+ \S+)\] /mg;
+	is_deeply(\@fix, [ 'critical CERT003', 'critical CERT010', 'critical AUTH001' ],
+		'report: fix first: certificates before auth, one per check')
+	  or diag $fix;
+	my ($mix) = $report =~ /== Protocols and ciphers of recent connections\n(.*)\z/s;
+	my ($proto, $cipher) = split / /, $bad_tls // '';
+	is($mix, sprintf("  %6s  %-10s %s\n  %6s  %-10s %s\n", 1, 'TLS (failed)', '-', 1, $proto, $cipher),
+		'report: protocol mix of the two TCP attempts');
+}
 
 # Change settings with ALTER SYSTEM (undef: RESET), reload, and wait until
 # a new session sees every value.
@@ -327,6 +414,175 @@ EOF
 		like($r->[1], qr/invalid connection type "include"/, '15: include lines are parse errors, as the server says');
 		$r = $rules->('regex_16.conf');
 		is($r->[2], 'regex_16.conf:6|true||', '15: a slash is part of a user name, nothing is shadowed');
+	}
+	$node->stop;
+}
+
+# ---------------------------------------------------------------------
+# 5. secrets in pg_hba.conf: a pg_monitor member never sees them, through
+# any function, message or debug report; a superuser sees complete lines
+{
+	my $node = tls_node('secrets', no_start => 1);
+	my $with_radius = $node->pg_version < 19;    # 19 removed RADIUS
+	my @valid = (
+		'host all regress_ldap 10.10.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" '
+		  . 'ldapbinddn="cn=reader,dc=example,dc=com" ldapbindpasswd="Ldap secret 1" ldapsearchattribute=uid '
+		  . '# was ldapbindpasswd=Old-secret-0');
+	my @errors = (
+		# the second list element becomes an option of its own: the
+		# server's error quotes it
+		'host all regress_ldap 10.11.0.0/16 ldap ldapserver=ldap.example.com ldapbindpasswd=Ldap-err-1,Ldap-err-2 ldapbasedn="dc=example,dc=com"',
+		# a misspelt option name: still a credential
+		'host all regress_ldap 10.12.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" ldapbindpassword=Ldap-typo-1');
+	my @secrets = ('Ldap secret 1', 'Old-secret-0', 'Ldap-err-1', 'Ldap-err-2', 'Ldap-typo-1');
+	if ($with_radius)
+	{
+		push @valid,
+		  'host all regress_radius 10.20.0.0/16 radius radiusservers="192.0.2.10,192.0.2.11" radiussecrets="Radius-one,Radius-two"';
+		push @errors,
+		  'host all regress_radius 10.21.0.0/16 radius radiusservers=192.0.2.10 radiussecrets=Radius-err-1,Radius-err-2';
+		push @secrets, 'Radius-one', 'Radius-two', 'Radius-err-1', 'Radius-err-2';
+	}
+	my $hba_path = $node->data_dir . '/pg_hba.conf';
+	$node->append_conf('pg_hba.conf', join("\n", @valid) . "\n");
+	$node->start;
+	$node->safe_psql('postgres', slurp_text(srcdir() . '/test/conf/setup.sql'));
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+	$node->safe_psql('postgres', 'CREATE ROLE regress_secret_monitor LOGIN IN ROLE pg_monitor');
+	# lines with errors only on disk (the server would not start with them)
+	$node->append_conf('pg_hba.conf', join("\n", @errors) . "\n");
+	my $ldap_line = hba_line_of($node, qr/10\.10\.0\.0/);
+	my $err_line = hba_line_of($node, qr/10\.11\.0\.0/);
+	my $typo_line = hba_line_of($node, qr/10\.12\.0\.0/);
+
+	my $every_output = q{
+SET client_min_messages = debug5;
+SELECT * FROM pgtls_audit.hba_rules();
+SELECT * FROM pgtls_audit._hba_rules(NULL);
+SELECT * FROM pgtls_audit.hba_rules(current_setting('hba_file'));
+SELECT * FROM pgtls_audit.hba_match('regress_ldap', 'postgres', '10.10.1.1', false);
+SELECT * FROM pgtls_audit.hba_match('regress_ldap', 'postgres', '10.10.1.1', true);
+SELECT * FROM pgtls_audit.hba_match('regress_radius', 'postgres', '10.20.1.1', false);
+SELECT * FROM pgtls_audit.findings;
+SELECT * FROM pgtls_audit.check_config();
+SELECT * FROM pgtls_audit.check_config(current_setting('hba_file'));
+SELECT * FROM pgtls_audit._config_findings(NULL);
+SELECT pgtls_audit.report();
+};
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', $every_output, stdout => \$out, stderr => \$err,
+		extra_params => [ '-U', 'regress_secret_monitor' ]);
+	my @seen = grep { index($out . $err, $_) >= 0 } @secrets;
+	is_deeply(\@seen, [], 'secrets: a pg_monitor member sees no secret in any output or message')
+	  or diag "$out\n$err";
+	like($err, qr/DEBUG/, 'secrets: ... with debug messages on (they reach the client)');
+	my $logtext = slurp_text($node->logfile);
+	@seen = grep { index($logtext, $_) >= 0 } @secrets;
+	is_deeply(\@seen, [], 'secrets: none in the server log either');
+
+	my $as_monitor = sub {
+		my ($sql) = @_;
+		my ($o, $e) = ('', '');
+		$node->psql('postgres', $sql, stdout => \$o, stderr => \$e,
+			extra_params => [ '-U', 'regress_secret_monitor' ]);
+		diag $e if $e ne '';
+		return $o;
+	};
+	# what it sees instead: the lines with every secret replaced
+	is($as_monitor->("SELECT raw_line FROM pgtls_audit.hba_rules() WHERE line_number = $ldap_line"),
+		'host all regress_ldap 10.10.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" '
+		  . 'ldapbinddn="cn=reader,dc=example,dc=com" ldapbindpasswd=<redacted> ldapsearchattribute=uid '
+		  . '# was ldapbindpasswd=<redacted>',
+		'secrets: the ldap line, redacted (comment included)');
+	is($as_monitor->("SELECT array_to_string(options, ' ') FROM pgtls_audit.hba_rules() WHERE line_number = $ldap_line"),
+		'ldapserver=ldap.example.com ldapbasedn=dc=example,dc=com ldapbinddn=cn=reader,dc=example,dc=com '
+		  . 'ldapbindpasswd=<redacted> ldapsearchattribute=uid',
+		'secrets: the ldap options, redacted');
+	is($as_monitor->("SELECT raw_line || ' | ' || array_to_string(options, ' ') FROM pgtls_audit.hba_match('regress_ldap', 'postgres', '10.10.1.1', false)"),
+		'host all regress_ldap 10.10.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" '
+		  . 'ldapbinddn="cn=reader,dc=example,dc=com" ldapbindpasswd=<redacted> ldapsearchattribute=uid '
+		  . '# was ldapbindpasswd=<redacted> | ldapserver=ldap.example.com ldapbasedn=dc=example,dc=com '
+		  . 'ldapbinddn=cn=reader,dc=example,dc=com ldapbindpasswd=<redacted> ldapsearchattribute=uid',
+		'secrets: hba_match shows the redacted line and options');
+	is($as_monitor->("SELECT raw_line || ' | ' || error FROM pgtls_audit.hba_rules() WHERE line_number = $err_line"),
+		'host all regress_ldap 10.11.0.0/16 ldap ldapserver=ldap.example.com ldapbindpasswd=<redacted> ldapbasedn="dc=example,dc=com"'
+		  . ' | authentication option not in name=value format: <redacted>',
+		'secrets: an error line and its error, redacted');
+	is($as_monitor->("SELECT raw_line || ' | ' || error FROM pgtls_audit.hba_rules() WHERE line_number = $typo_line"),
+		'host all regress_ldap 10.12.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" ldapbindpassword=<redacted>'
+		  . ' | unrecognized authentication option name: "ldapbindpassword"',
+		'secrets: a misspelt credential option, redacted');
+	is($as_monitor->("SELECT message FROM pgtls_audit.findings WHERE check_id = 'HBA001' AND location LIKE '%:$err_line'"),
+		'line has an error: authentication option not in name=value format: <redacted>; the server refuses to load a pg_hba file with errors (a reload keeps the previous rules, a restart fails)',
+		'secrets: the finding of the error line, redacted');
+	if ($with_radius)
+	{
+		my $radius_line = hba_line_of($node, qr/10\.20\.0\.0/);
+		my $radius_err = hba_line_of($node, qr/10\.21\.0\.0/);
+		is($as_monitor->("SELECT raw_line || ' | ' || array_to_string(options, ' ') FROM pgtls_audit.hba_rules() WHERE line_number = $radius_line"),
+			'host all regress_radius 10.20.0.0/16 radius radiusservers="192.0.2.10,192.0.2.11" radiussecrets=<redacted>'
+			  . ' | radiusservers=192.0.2.10,192.0.2.11 radiussecrets=<redacted>',
+			'secrets: the radius line and options, redacted');
+		is($as_monitor->("SELECT raw_line || ' | ' || error FROM pgtls_audit.hba_rules() WHERE line_number = $radius_err"),
+			'host all regress_radius 10.21.0.0/16 radius radiusservers=192.0.2.10 radiussecrets=<redacted>'
+			  . ' | authentication option not in name=value format: <redacted>',
+			'secrets: a radius error line, redacted');
+	}
+	else
+	{
+		is($node->safe_psql('postgres', "SELECT count(*) FROM pgtls_audit.hba_rules() WHERE method = 'radius'"),
+			'0', 'secrets: no radius line on 19 (RADIUS was removed)');
+	}
+
+	# the superuser gets every line as written and the server's own errors
+	my @file = grep { !/^\s*(#|$)/ } split /\n/, slurp_text($hba_path);
+	my @su = split /\n/, $node->safe_psql('postgres',
+		'SELECT raw_line FROM pgtls_audit.hba_rules() ORDER BY line_number');
+	is_deeply(\@su, \@file, 'secrets: a superuser gets the complete lines');
+	is($node->safe_psql('postgres', "SELECT error FROM pgtls_audit.hba_rules() WHERE line_number = $err_line"),
+		'authentication option not in name=value format: Ldap-err-2',
+		'secrets: ... and the complete error');
+	# so does a role with the privileges of pg_read_server_files
+	$node->safe_psql('postgres', 'GRANT pg_read_server_files TO regress_secret_monitor');
+	like($as_monitor->("SELECT raw_line FROM pgtls_audit.hba_rules() WHERE line_number = $ldap_line"),
+		qr/ldapbindpasswd="Ldap secret 1"/, 'secrets: pg_read_server_files sees the secret');
+	$node->stop;
+}
+
+# ---------------------------------------------------------------------
+# 6. the analysis of a large file can be cancelled: a few thousand lines
+# that no earlier line covers (a different user each) cost a quadratic
+# number of comparisons; statement_timeout must stop it in the loop, not
+# after it
+{
+	my $node = tls_node('cancel');
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+	my $big = $node->basedir . '/big_hba.conf';
+	my $lines = 6000;
+	open my $fh, '>', $big or die $!;
+	for my $i (1 .. $lines)
+	{
+		print $fh "host all u${i}a,u${i}b,u${i}c,u${i}d 0.0.0.0/0 scram-sha-256\n";
+	}
+	close $fh;
+	my $run = sub {
+		my ($sql) = @_;
+		my ($o, $e) = ('', '');
+		my $t0 = Time::HiRes::time();
+		$node->psql('postgres', "\\set VERBOSITY verbose\n$sql", stdout => \$o, stderr => \$e);
+		return ($o, $e, Time::HiRes::time() - $t0);
+	};
+	my ($o, $e, $full) = $run->("SELECT count(*) FROM pgtls_audit.hba_rules('$big')");
+	is($o, $lines, 'cancel: without a timeout the analysis completes') or diag $e;
+	my $timeout = 0.2;
+	cmp_ok($full, '>', 5 * $timeout, "cancel: it takes longer than the timeout (${full}s)");
+	for my $f ("pgtls_audit.hba_rules('$big')", "pgtls_audit.check_config('$big')",
+		"pgtls_audit.hba_match('x', 'y', '10.0.0.1', true, false, '$big')")
+	{
+		my ($o2, $e2, $t) = $run->("SET statement_timeout = '${\($timeout * 1000)}ms';\nSELECT count(*) FROM $f");
+		like($e2, qr/ERROR:  57014: canceling statement due to statement timeout/,
+			"cancel: $f stops with query_canceled");
+		cmp_ok($t, '<', $full / 2, "cancel: ... inside the analysis (${t}s of ${full}s)");
 	}
 	$node->stop;
 }
