@@ -28,7 +28,7 @@ bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation fail
 echo "== pg_regress"
 source test/lib/cluster.sh
 regress_dir=$work/test/tmp/regress_cluster
-regress_port=${PGTLS_REGRESS_PORT:-55432}
+regress_port=${PGTLS_REGRESS_PORT:-$((55400 + v))}
 trap 'cluster_stop "$regress_dir"' EXIT
 if cluster_start "$regress_dir" "$regress_port" "$PGTLS_PKI" \
 	"pgtls_audit.log_format = 'json'"; then

@@ -1,4 +1,4 @@
-# 008_refusals.pl: attempts that end before or just after authentication,
+# 009_refusals.pl: attempts that end before or just after authentication,
 # each one record with the server's reason, event and sqlstate, and in the
 # inventory: clients that leave right after the TLS handshake (scanners,
 # health checks), bad start-up packets, connection limits of a role and of
