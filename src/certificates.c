@@ -733,7 +733,56 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 	BIO_free(bio);
 }
 
-/* Every DER certificate in buf, one after the other. */
+/*
+ * Does the DER object at p look like a private key?  Only tags and lengths
+ * are read (and a one-byte version number), never the key itself.  A
+ * certificate is SEQUENCE { SEQUENCE tbsCertificate, SEQUENCE, BIT STRING }.
+ * Private keys are SEQUENCE { INTEGER version (0 or 1), ... }: PKCS#8
+ * PrivateKeyInfo / OneAsymmetricKey, PKCS#1 RSAPrivateKey, SEC1
+ * ECPrivateKey, OpenSSL's DSA key; or, encrypted (PKCS#8
+ * EncryptedPrivateKeyInfo), SEQUENCE { SEQUENCE algorithm, OCTET STRING }.
+ * Public keys and parameters in PKCS#1 form start with a large INTEGER and
+ * are not taken for keys.
+ */
+static bool
+der_private_key_at(const unsigned char *p, long len)
+{
+	const unsigned char *q = p;
+	const unsigned char *inner;
+	long		olen;
+	long		ilen;
+	int			tag;
+	int			xclass;
+	int			r;
+
+	r = ASN1_get_object(&q, &olen, &tag, &xclass, len);
+	if ((r & 0x80) || tag != V_ASN1_SEQUENCE || xclass != V_ASN1_UNIVERSAL ||
+		!(r & V_ASN1_CONSTRUCTED))
+		return false;
+	len -= q - p;
+	if (olen < len)
+		len = olen;
+	inner = q;
+	r = ASN1_get_object(&q, &ilen, &tag, &xclass, len);
+	if ((r & 0x80) || xclass != V_ASN1_UNIVERSAL)
+		return false;
+	if (tag == V_ASN1_INTEGER && !(r & V_ASN1_CONSTRUCTED))
+		return ilen == 1 && (q[0] == 0 || q[0] == 1);
+	if (tag != V_ASN1_SEQUENCE || !(r & V_ASN1_CONSTRUCTED) ||
+		ilen > len - (q - inner))
+		return false;
+	/* skip the algorithm: an OCTET STRING next is an encrypted key */
+	len -= (q - inner) + ilen;
+	q += ilen;
+	r = ASN1_get_object(&q, &ilen, &tag, &xclass, len);
+	return !(r & 0x80) && xclass == V_ASN1_UNIVERSAL &&
+		tag == V_ASN1_OCTET_STRING && !(r & V_ASN1_CONSTRUCTED);
+}
+
+/*
+ * Every DER certificate in buf, one after the other.  A private key ends
+ * the reading (res->keys) before anything of it is decoded.
+ */
 static void
 parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 {
@@ -744,8 +793,14 @@ parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 	while (p < end)
 	{
 		const unsigned char *q = p;
-		X509	   *cert = d2i_X509(NULL, &q, end - p);
+		X509	   *cert;
 
+		if (der_private_key_at(p, end - p))
+		{
+			res->keys++;
+			break;
+		}
+		cert = d2i_X509(NULL, &q, end - p);
 		if (cert == NULL)
 		{
 			res->error = psprintf("bytes from offset %ld are not a DER certificate (%s)",
