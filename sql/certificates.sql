@@ -116,7 +116,7 @@ SELECT (SELECT count(*) FROM pgtls_audit.certificate_info(pg_read_file('/etc/ssl
        AS all_ca;
 
 -- 7. DER, as bytea: one certificate, two concatenated; PEM as bytea too
-\set cmd 'cd ' :pki ' && openssl x509 -in server_leaf.crt -outform DER -out regress_leaf.der && openssl x509 -in root_ca.crt -outform DER -out regress_root.der && cat regress_leaf.der regress_root.der > regress_two.der && openssl req -new -key server.key -subj /CN=regress_csr -out regress.csr 2>/dev/null && openssl pkey -in server.key -outform DER -out regress_key.der && openssl rsa -in server.key -traditional -outform DER -out regress_key_pkcs1.der 2>/dev/null && openssl ec -in server_ec.key -outform DER -out regress_key_sec1.der 2>/dev/null && openssl pkcs8 -topk8 -in server.key -v2 aes-256-cbc -passout pass:regress -outform DER -out regress_key_enc.der && openssl pkey -in server.key -pubout -outform DER -out regress_pub.der && openssl rsa -in server.key -RSAPublicKey_out -outform DER -out regress_pub_pkcs1.der 2>/dev/null'
+\set cmd 'cd ' :pki ' && openssl x509 -in server_leaf.crt -outform DER -out regress_leaf.der && openssl x509 -in root_ca.crt -outform DER -out regress_root.der && cat regress_leaf.der regress_root.der > regress_two.der && openssl req -new -key server.key -subj /CN=regress_csr -out regress.csr 2>/dev/null && openssl pkey -in server.key -outform DER -out regress_key.der && openssl rsa -in server.key -traditional -outform DER -out regress_key_pkcs1.der 2>/dev/null && openssl ec -in server_ec.key -outform DER -out regress_key_sec1.der 2>/dev/null && openssl pkcs8 -topk8 -in server.key -v2 aes-256-cbc -passout pass:regress -outform DER -out regress_key_enc.der && openssl pkey -in server.key -pubout -outform DER -out regress_pub.der && openssl rsa -in server.key -RSAPublicKey_out -outform DER -out regress_pub_pkcs1.der 2>/dev/null && openssl rsa -in server.key -traditional -out regress_key_pkcs1.pem 2>/dev/null && openssl pkcs8 -topk8 -in server_ec.key -v2 aes-256-cbc -passout pass:regress -out regress_key_enc.pem'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 SELECT "position", subject_dn,
        sha256_fingerprint = (SELECT sha256_fingerprint FROM pgtls_audit.certificate_info(regress_pem('server_leaf.crt'))) AS same_fp
@@ -150,11 +150,11 @@ SELECT * FROM pgtls_audit.certificate_info('\x3000'::bytea);
 -- DER public keys are not private keys: SubjectPublicKeyInfo, PKCS#1
 SELECT * FROM pgtls_audit.certificate_info(pg_read_binary_file(:'pki' || '/regress_pub.der'));
 SELECT * FROM pgtls_audit.certificate_info(pg_read_binary_file(:'pki' || '/regress_pub_pkcs1.der'));
--- private keys: PEM (RSA and EC, PKCS#8), alone and inside a bundle, as
--- text and as bytea; DER (RSA PKCS#8 and PKCS#1, EC SEC1, encrypted
--- PKCS#8, after a certificate); crl_info() too.  The keys are in the
--- statement text (psql variables), so that the log check below shows that
--- the statements were kept out of the server log.
+-- private keys: PEM (RSA and EC, PKCS#8; RSA PKCS#1; encrypted PKCS#8),
+-- alone and inside a bundle, as text and as bytea; DER (RSA PKCS#8 and
+-- PKCS#1, EC SEC1, encrypted PKCS#8, after a certificate); crl_info() too.
+-- Most keys are in the statement text (psql variables), so that the log
+-- check below shows that the statements were kept out of the server log.
 SELECT (pg_catalog.pg_stat_file(:'logfile')).size AS log_start,
        regress_pem('server.key') AS rsa_pem, regress_pem('server_ec.key') AS ec_pem,
        encode(pg_read_binary_file(:'pki' || '/regress_key.der'), 'hex') AS der_hex,
@@ -166,6 +166,8 @@ SELECT * FROM pgtls_audit.certificate_info(:'rsa_pem');
 SELECT * FROM pgtls_audit.certificate_info(:'ec_pem');
 SELECT * FROM pgtls_audit.certificate_info(regress_pem('server.crt') || :'rsa_pem');
 SELECT * FROM pgtls_audit.certificate_info(convert_to(:'ec_pem', 'UTF8'));
+SELECT * FROM pgtls_audit.certificate_info(regress_pem('regress_key_pkcs1.pem'));
+SELECT * FROM pgtls_audit.certificate_info(regress_pem('regress_key_enc.pem'));
 SELECT * FROM pgtls_audit.certificate_info(decode(:'der_hex', 'hex'));
 SELECT * FROM pgtls_audit.certificate_info(decode(:'pkcs1_hex', 'hex'));
 SELECT * FROM pgtls_audit.certificate_info(decode(:'sec1_hex', 'hex'));
@@ -188,7 +190,7 @@ SELECT * FROM pgtls_audit.crl_info(regress_pem('server.crt'));
 SELECT 1 / 0 AS regress_control;
 \set VERBOSITY terse
 \set ON_ERROR_STOP 1
--- nothing of the keys reached the server log: the twelve errors about
+-- nothing of the keys reached the server log: the fourteen errors about
 -- keys are there, without their statements (log_min_error_statement is
 -- error; the one STATEMENT line is the control's): no PEM label, no
 -- base64 line, no 32 bytes of any DER key in hex
@@ -295,6 +297,6 @@ RESET ROLE;
 REVOKE EXECUTE ON FUNCTION pgtls_audit.server_key_check() FROM regress_cert_monitor;
 DROP ROLE regress_cert_monitor, regress_cert_nobody;
 
-\set cmd 'cd ' :pki ' && rm -f regress_leaf.der regress_root.der regress_two.der regress.csr regress_key.der regress_key_pkcs1.der regress_key_sec1.der regress_key_enc.der regress_pub.der regress_pub_pkcs1.der'
+\set cmd 'cd ' :pki ' && rm -f regress_leaf.der regress_root.der regress_two.der regress.csr regress_key.der regress_key_pkcs1.der regress_key_sec1.der regress_key_enc.der regress_pub.der regress_pub_pkcs1.der regress_key_pkcs1.pem regress_key_enc.pem'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 DROP FUNCTION regress_pem(text), regress_meta(text);
