@@ -20,9 +20,10 @@
  * Input given by the user (certificate_info, crl_info) is parsed before any
  * row is returned; anything that is not a well-formed certificate (or CRL)
  * is an ERROR with an errcode.  Errors about user input hide the statement
- * from the server log (errhidestmt), because the input may be a private
- * key pasted by mistake.  A private key is never decoded: its PEM block is
- * recognised by its label, wiped and refused.  Configured files that are
+ * and the context (with any bind parameters) from the server log, because
+ * the input may be a private key pasted by mistake.  A private key is
+ * never decoded: a PEM block is recognised by its label, wiped and refused;
+ * a DER key by the tags of its outer structure.  Configured files that are
  * missing, unreadable or malformed never fail a query: they become a row
  * whose "note" says what is wrong.
  *
@@ -733,7 +734,56 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 	BIO_free(bio);
 }
 
-/* Every DER certificate in buf, one after the other. */
+/*
+ * Does the DER object at p look like a private key?  Only tags and lengths
+ * are read (and a one-byte version number), never the key itself.  A
+ * certificate is SEQUENCE { SEQUENCE tbsCertificate, SEQUENCE, BIT STRING }.
+ * Private keys are SEQUENCE { INTEGER version (0 or 1), ... }: PKCS#8
+ * PrivateKeyInfo / OneAsymmetricKey, PKCS#1 RSAPrivateKey, SEC1
+ * ECPrivateKey, OpenSSL's DSA key; or, encrypted (PKCS#8
+ * EncryptedPrivateKeyInfo), SEQUENCE { SEQUENCE algorithm, OCTET STRING }.
+ * Public keys and parameters in PKCS#1 form start with a large INTEGER and
+ * are not taken for keys.
+ */
+static bool
+der_private_key_at(const unsigned char *p, long len)
+{
+	const unsigned char *q = p;
+	const unsigned char *inner;
+	long		olen;
+	long		ilen;
+	int			tag;
+	int			xclass;
+	int			r;
+
+	r = ASN1_get_object(&q, &olen, &tag, &xclass, len);
+	if ((r & 0x80) || tag != V_ASN1_SEQUENCE || xclass != V_ASN1_UNIVERSAL ||
+		!(r & V_ASN1_CONSTRUCTED))
+		return false;
+	len -= q - p;
+	if (olen < len)
+		len = olen;
+	inner = q;
+	r = ASN1_get_object(&q, &ilen, &tag, &xclass, len);
+	if ((r & 0x80) || xclass != V_ASN1_UNIVERSAL)
+		return false;
+	if (tag == V_ASN1_INTEGER && !(r & V_ASN1_CONSTRUCTED))
+		return ilen == 1 && (q[0] == 0 || q[0] == 1);
+	if (tag != V_ASN1_SEQUENCE || !(r & V_ASN1_CONSTRUCTED) ||
+		ilen > len - (q - inner))
+		return false;
+	/* skip the algorithm: an OCTET STRING next is an encrypted key */
+	len -= (q - inner) + ilen;
+	q += ilen;
+	r = ASN1_get_object(&q, &ilen, &tag, &xclass, len);
+	return !(r & 0x80) && xclass == V_ASN1_UNIVERSAL &&
+		tag == V_ASN1_OCTET_STRING && !(r & V_ASN1_CONSTRUCTED);
+}
+
+/*
+ * Every DER certificate in buf, one after the other.  A private key ends
+ * the reading (res->keys) before anything of it is decoded.
+ */
 static void
 parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 {
@@ -744,8 +794,14 @@ parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 	while (p < end)
 	{
 		const unsigned char *q = p;
-		X509	   *cert = d2i_X509(NULL, &q, end - p);
+		X509	   *cert;
 
+		if (der_private_key_at(p, end - p))
+		{
+			res->keys++;
+			break;
+		}
+		cert = d2i_X509(NULL, &q, end - p);
 		if (cert == NULL)
 		{
 			res->error = psprintf("bytes from offset %ld are not a DER certificate (%s)",
@@ -771,8 +827,12 @@ only_whitespace(const char *s, size_t len)
 
 /*
  * ERROR for user input that parse_pem/parse_der refused, or that holds no
- * certificate (what == "certificate") or no CRL (what == "CRL").  The
- * statement is kept out of the log: it may hold a secret.
+ * certificate (what == "certificate") or no CRL (what == "CRL").  The input
+ * may be a secret, so the error is logged without the statement
+ * (errhidestmt: log_min_error_statement) and without its CONTEXT, which
+ * holds the bind parameters when log_parameter_max_length_on_error is set
+ * (errhidecontext).  The client still gets both.  A statement logged
+ * before it runs (log_statement, and its parameters) cannot be helped.
  */
 static void
 report_input_problem(ParseResult *res, const char *what, int found)
@@ -783,12 +843,14 @@ report_input_problem(ParseResult *res, const char *what, int found)
 				 errmsg("input contains a private key"),
 				 errdetail("Private keys are not accepted here; the key was not decoded and is not shown."),
 				 errhint("Pass only certificates.  If the key was pasted by mistake, consider it exposed in the client's history."),
-				 errhidestmt(true)));
+				 errhidestmt(true),
+				 errhidecontext(true)));
 	if (res->error)
 		ereport(ERROR,
 				(errcode(res->errcode),
 				 errmsg("could not parse %s input: %s", what, res->error),
-				 errhidestmt(true)));
+				 errhidestmt(true),
+				 errhidecontext(true)));
 	if (found == 0)
 	{
 		if (res->objects > 0)
@@ -798,14 +860,16 @@ report_input_problem(ParseResult *res, const char *what, int found)
 					 errdetail("It contains %d PEM object(s) of other types: %s.",
 							   res->objects, res->others.len ? res->others.data :
 							   (strcmp(what, "CRL") == 0 ? "CERTIFICATE" : "X509 CRL")),
-					 errhidestmt(true)));
+					 errhidestmt(true),
+					 errhidecontext(true)));
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("input contains no PEM-encoded %s", what),
 					 errdetail("No \"-----BEGIN ...-----\" line was found."),
 					 errhint("DER-encoded certificates can be passed as bytea, e.g. pgtls_audit.certificate_info(pg_read_binary_file('cert.der'))."),
-					 errhidestmt(true)));
+					 errhidestmt(true),
+					 errhidecontext(true)));
 	}
 }
 

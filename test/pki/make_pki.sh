@@ -5,8 +5,9 @@
 #
 # OUTDIR is wiped and recreated (only if it is empty or was made by this
 # script, which leaves a .pgtls_audit_pki marker in it).  All files are PEM;
-# keys are RSA 2048 unless named *_ec (EC P-256), mode 0600, owned by the
-# invoking user; signatures are SHA-256.  It makes:
+# keys are RSA 2048 except those of server_ec, client_ec and client_serial_*
+# (EC P-256), mode 0600, owned by the invoking user; signatures are
+# SHA-256.  It makes:
 #
 #   root_ca.crt/.key            root CA "CN=pgtls_audit Test Root CA,
 #                               O=pgtls_audit tests", 10 years
@@ -21,6 +22,8 @@
 #   server_leaf.crt             the same leaf alone
 #   server_ec.crt/.key          the same with an EC P-256 key, chained
 #   server_expiring.crt/.key    RSA server leaf valid 5 days, chained
+#   server_future.crt/.key      RSA server leaf not yet valid: from 30 days
+#                               from now to 395 days from now, chained
 #   client_<name>.crt/.key      client certificates (clientAuth), signed by
 #                               the intermediate unless said otherwise, each
 #                               with O=pgtls_audit tests,OU=clients:
@@ -33,8 +36,18 @@
 #       expiring    CN=regress_alice, valid 10 days
 #       ec          CN=regress_bob, EC P-256 key
 #       revoked     CN=regress_bob, revoked in crl.pem
+#       serial_small  CN=regress_serial_small, EC, serial 0x0A1B2C
+#       serial_big    CN=regress_serial_big, EC, a 20-byte serial with the
+#                     top bit set (chosen in decimal)
 #   client_<name>.serial        its serial number in decimal (random, 63 bit)
+#   client_<name>.serial_hex    its serial as `openssl x509 -serial` prints it
 #   client_<name>.fp256         its SHA-256 fingerprint, lowercase hex
+#   client_<name>.not_before, .not_after
+#                               its validity dates as openssl prints them
+#                               with -dateopt iso_8601 ("2025-01-31 12:00:00Z")
+#   root_ca, intermediate_ca, server_leaf, server_ec, server_expiring,
+#   server_future: the same .serial, .serial_hex, .fp256, .not_before and
+#                               .not_after files (of the leaf for a chain)
 #   client_longdn.dn            its subject as printed by
 #                               openssl x509 -subject -nameopt RFC2253,-esc_msb
 #   crl.pem                     CRL of the intermediate revoking
@@ -253,25 +266,56 @@ sign() {
 		-extfile "$OPENSSL_CONF" -extensions "$ext" -out "$crt"
 }
 
-# write_meta BASENAME: .serial (decimal) and .fp256 of $out/BASENAME.crt
+# write_meta BASENAME [DECIMAL_SERIAL]: facts about $out/BASENAME.crt (its
+# first certificate) as the openssl CLI prints them, for the tests to
+# compare with: .serial (decimal; computed here from openssl's hex, or
+# DECIMAL_SERIAL when the serial was chosen in decimal and is too large for
+# bash arithmetic), .serial_hex (openssl x509 -serial, as printed), .fp256,
+# .not_before and .not_after (-dateopt iso_8601: "2025-01-31 12:00:00Z")
 write_meta() {
-	local b=$1 lines hex fp
-	# prints "serial=HEX" and "sha256 Fingerprint=AA:BB:..." (either order)
-	mapfile -t lines < <(openssl x509 -in "$out/$b.crt" -noout -serial -fingerprint -sha256)
-	hex='' fp=''
+	local b=$1 dec=${2:-} lines hex fp nb na
+	# prints "serial=HEX", "notBefore=...", "notAfter=..." and
+	# "sha256 Fingerprint=AA:BB:..." (in any order)
+	mapfile -t lines < <(openssl x509 -in "$out/$b.crt" -noout -serial -startdate -enddate \
+		-dateopt iso_8601 -fingerprint -sha256)
+	hex='' fp='' nb='' na=''
 	for l in "${lines[@]}"; do
 		case "$l" in
 			serial=*) hex=${l#serial=} ;;
+			notBefore=*) nb=${l#notBefore=} ;;
+			notAfter=*) na=${l#notAfter=} ;;
 			*Fingerprint=*) fp=${l#*=} ;;
 		esac
 	done
-	if [ -z "$hex" ] || [ ${#hex} -gt 16 ] || [ $(( 16#${hex:0:1} )) -ge 8 ] || [ -z "$fp" ]; then
-		echo "make_pki.sh: unexpected serial '$hex' or fingerprint '$fp' in $b.crt" >&2
+	if [ -z "$hex" ] || [ -z "$fp" ] || [ -z "$nb" ] || [ -z "$na" ] ||
+		{ [ -z "$dec" ] && { [ ${#hex} -gt 16 ] || [ $(( 16#${hex:0:1} )) -ge 8 ]; }; }; then
+		echo "make_pki.sh: unexpected serial '$hex', fingerprint '$fp' or dates '$nb' '$na' in $b.crt" >&2
 		exit 1
 	fi
-	printf '%d\n' $(( 16#$hex )) >"$out/$b.serial"
+	if [ -n "$dec" ]; then
+		echo "$dec" >"$out/$b.serial"
+	else
+		printf '%d\n' $(( 16#$hex )) >"$out/$b.serial"
+	fi
+	echo "$hex" >"$out/$b.serial_hex"
 	fp=${fp//:/}
 	echo "${fp,,}" >"$out/$b.fp256"
+	echo "$nb" >"$out/$b.not_before"
+	echo "$na" >"$out/$b.not_after"
+}
+
+# ca_sign CSR EXT_SECTION START END OUT: sign with the intermediate through
+# `openssl ca`, with explicit validity dates (YYYYMMDDHHMMSSZ): OpenSSL
+# 3.0's `x509 -req` has no -not_before/-not_after (3.4 has).  -preserveDN
+# keeps the request's RDN order (OpenSSL 3.0 reads "preserve" only from the
+# [ ca ] section, not from the -name section, and would otherwise reorder
+# the DN by the policy).
+ca_sign() {
+	local req=$1 ext=$2 start=$3 end=$4 crt=$5
+	next_serial
+	echo "$serial" >"$work/ca_intermediate/serial"
+	run openssl ca -batch -notext -preserveDN -name ca_intermediate -in "$req" \
+		-startdate "$start" -enddate "$end" -extensions "$ext" -out "$crt"
 }
 
 # ---------------------------------------------------------------- keys
@@ -280,8 +324,8 @@ write_meta() {
 rsa_keys=(root_ca intermediate_ca untrusted_ca server server_expiring
 	client_regress_cert_user client_regress_scram_user client_regress_plain_user
 	client_regress_app client_regress_alice client_regress_bob client_longdn
-	client_expired client_untrusted client_expiring client_revoked)
-ec_keys=(server_ec client_ec)
+	client_expired client_untrusted client_expiring client_revoked server_future)
+ec_keys=(server_ec client_ec client_serial_small client_serial_big)
 
 jobs_max=$(nproc 2>/dev/null || echo 2)
 [ "$jobs_max" -ge 2 ] || jobs_max=2
@@ -332,6 +376,14 @@ server_cert server v3_server_rsa 365
 cp "$work/server.leaf" "$out/server_leaf.crt"
 server_cert server_ec v3_server_ec 365
 server_cert server_expiring v3_server_rsa 5
+# Not yet valid: from 30 days from now, for a year
+csr "$out/server_future.key" "/CN=localhost" "$work/server_future.csr"
+ca_sign "$work/server_future.csr" v3_server_rsa "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)" \
+	"$(date -u -d '+395 days' +%Y%m%d%H%M%SZ)" "$work/server_future.leaf"
+cat "$work/server_future.leaf" "$out/intermediate_ca.crt" >"$out/server_future.crt"
+for b in root_ca intermediate_ca server_leaf server_ec server_expiring server_future; do
+	write_meta "$b"
+done
 
 # ---------------------------------------------------------------- clients
 client_subj() { echo "/O=pgtls_audit tests/OU=clients/CN=$1"; }
@@ -364,18 +416,28 @@ write_meta client_longdn
 dn=$(openssl x509 -in "$out/client_longdn.crt" -noout -subject -nameopt RFC2253,-esc_msb)
 printf '%s\n' "${dn#subject=}" >"$out/client_longdn.dn"
 
-# Expired: OpenSSL 3.0's `x509 -req` has no -not_before/-not_after (3.4 has),
-# so this one goes through `openssl ca` with explicit dates.  -preserveDN
-# keeps the request's RDN order (OpenSSL 3.0 reads "preserve" only from the
-# [ ca ] section, not from the -name section, and would otherwise reorder
-# the DN by the policy).
+# Expired: explicit dates, through `openssl ca` (see ca_sign)
 csr "$out/client_expired.key" "$(client_subj regress_cert_user)" "$work/client_expired.csr"
-next_serial
-echo "$serial" >"$work/ca_intermediate/serial"
-run openssl ca -batch -notext -preserveDN -name ca_intermediate -in "$work/client_expired.csr" \
-	-startdate 20200101000000Z -enddate 20210101000000Z \
-	-extensions v3_client_rsa -out "$out/client_expired.crt"
+ca_sign "$work/client_expired.csr" v3_client_rsa 20200101000000Z 20210101000000Z \
+	"$out/client_expired.crt"
 write_meta client_expired
+
+# Serials chosen to test their hex form: 0x0A1B2C (a leading zero digit,
+# which openssl prints) and a 20-byte serial with the top bit set, given in
+# decimal (as CAs issue them; DER needs a leading zero byte, not printed)
+serial_small=0A1B2C
+serial_big=1178584158091728051734575768911922549436573269983
+for s in small big; do
+	n=client_serial_$s
+	csr "$out/$n.key" "$(client_subj "regress_serial_$s")" "$work/$n.csr"
+	if [ $s = small ]; then set_serial=0x$serial_small; else set_serial=$serial_big; fi
+	run openssl x509 -req -sha256 -in "$work/$n.csr" -CA "$out/intermediate_ca.crt" \
+		-CAkey "$out/intermediate_ca.key" -set_serial "$set_serial" -days 365 \
+		-extfile "$OPENSSL_CONF" -extensions v3_client_ec -out "$out/$n.crt"
+done
+write_meta client_serial_small $(( 16#$serial_small ))
+write_meta client_serial_big "$serial_big"
+[ "$(cat "$out/client_serial_small.serial_hex")" = "$serial_small" ]
 
 # ---------------------------------------------------------------- CRLs
 run openssl ca -batch -name ca_intermediate -revoke "$out/client_revoked.crt" \
@@ -416,7 +478,8 @@ if openssl verify -crl_check_all -CAfile "$out/ca_bundle.crt" -CRLfile "$out/crl
 fi
 
 chmod 0600 "$out"/*.key
-chmod 0644 "$out"/*.crt "$out"/*.pem "$out"/*.serial "$out"/*.fp256 "$out"/*.dn
+chmod 0644 "$out"/*.crt "$out"/*.pem "$out"/*.serial "$out"/*.serial_hex "$out"/*.fp256 \
+	"$out"/*.not_before "$out"/*.not_after "$out"/*.dn
 
 # ---------------------------------------------------------------- summary
 echo "PKI in $out:"
