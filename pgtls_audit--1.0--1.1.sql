@@ -147,3 +147,91 @@ END
 $$;
 COMMENT ON FUNCTION report() IS
 'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections';
+
+-- certificates findings: CERT011 names notBefore, CERT013 says when a
+-- stale CRL really refuses logins (a current CRL of the same issuer wins)
+CREATE OR REPLACE FUNCTION check_config(hba_file text DEFAULT NULL)
+RETURNS TABLE (check_id text, severity text, area text, location text,
+               message text, hint text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    configured boolean := check_config.hba_file IS NULL
+        OR check_config.hba_file = pg_catalog.current_setting('hba_file');
+BEGIN
+    RETURN QUERY SELECT f.* FROM pgtls_audit._config_findings(check_config.hba_file) f;
+
+    -- Server certificates (issue: certificates and expiry)
+    IF pg_catalog.to_regclass('pgtls_audit.server_certificates') IS NOT NULL
+       AND pg_catalog.current_setting('ssl') = 'on' THEN
+        BEGIN
+            RETURN QUERY EXECUTE $q$
+              SELECT CASE c.status WHEN 'expired' THEN 'CERT010'
+                                   WHEN 'not_yet_valid' THEN 'CERT011'
+                                   ELSE 'CERT012' END,
+                     CASE WHEN c.status = 'expiring' THEN 'warning' ELSE 'critical' END,
+                     'certificates',
+                     c.source || ' ' || c.path || ' #' || c.position,
+                     CASE WHEN c.status = 'not_yet_valid'
+                          THEN pg_catalog.format('certificate %s is not yet valid (notBefore %s)',
+                                                 c.subject_dn, c.not_before)
+                          ELSE pg_catalog.format('certificate %s %s (notAfter %s, %s days left)',
+                                                 c.subject_dn, c.status, c.not_after, c.days_left)
+                     END,
+                     CASE WHEN c.status = 'expiring'
+                          THEN 'Renew the certificate, install it and run SELECT pg_reload_conf().'
+                          ELSE 'Install a valid certificate and run SELECT pg_reload_conf(); clients verifying the server (sslmode=verify-ca/verify-full) or presenting certificates signed by it fail.' END
+                FROM pgtls_audit.server_certificates c
+               WHERE c.status IN ('expired', 'not_yet_valid', 'expiring')
+               ORDER BY c.source, c.path, c.position $q$;
+        EXCEPTION
+            WHEN undefined_column OR undefined_table OR undefined_function
+                 OR insufficient_privilege THEN
+                NULL;
+        END;
+    END IF;
+
+    -- CRLs (issue: certificates and expiry)
+    IF pg_catalog.to_regclass('pgtls_audit.crls') IS NOT NULL
+       AND pg_catalog.current_setting('ssl') = 'on' THEN
+        BEGIN
+            RETURN QUERY EXECUTE $q$
+              SELECT 'CERT013', 'critical', 'certificates',
+                     c.path,
+                     pg_catalog.format('certificate revocation list of %s is stale (nextUpdate %s): unless a current CRL of that issuer is also configured, OpenSSL refuses every client certificate it signed',
+                            c.issuer_dn, c.next_update),
+                     'Install a current CRL from the CA and run SELECT pg_reload_conf().'
+                FROM pgtls_audit.crls c
+               WHERE c.status = 'stale'
+               ORDER BY c.path $q$;
+        EXCEPTION
+            WHEN undefined_column OR undefined_table OR undefined_function
+                 OR insufficient_privilege THEN
+                NULL;
+        END;
+    END IF;
+
+    -- Lines never used (issue: connection inventory)
+    IF configured
+       AND pg_catalog.to_regclass('pgtls_audit.hba_usage') IS NOT NULL
+       AND pg_catalog.has_table_privilege('pgtls_audit.hba_usage', 'SELECT') THEN
+        BEGIN
+            RETURN QUERY EXECUTE $q$
+              SELECT 'HBA008', 'info', 'hba', r.file || ':' || r.line_number,
+                     pg_catalog.format('line has matched no connection since the inventory was reset (%s)',
+                            COALESCE((SELECT s.stats_reset::text FROM pgtls_audit.stats s), 'unknown')),
+                     'If the line is no longer needed, remove it.'
+                FROM pgtls_audit._hba_rules(NULL) r
+               WHERE r.reachable AND r.method <> 'reject'
+                 AND NOT EXISTS (SELECT 1 FROM pgtls_audit.hba_usage u
+                                  WHERE u.hba_file = r.file AND u.hba_line = r.line_number)
+               ORDER BY r.file, r.line_number $q$;
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state OR undefined_column
+                 OR undefined_table OR insufficient_privilege THEN
+                NULL;
+        END;
+    END IF;
+END
+$$;

@@ -134,10 +134,12 @@ BEGIN
                      CASE WHEN c.status = 'expiring' THEN 'warning' ELSE 'critical' END,
                      'certificates',
                      c.source || ' ' || c.path || ' #' || c.position,
-                     pg_catalog.format('certificate %s %s (notAfter %s, %s days left)',
-                            c.subject_dn,
-                            pg_catalog.replace(c.status, '_', ' '),
-                            c.not_after, c.days_left),
+                     CASE WHEN c.status = 'not_yet_valid'
+                          THEN pg_catalog.format('certificate %s is not yet valid (notBefore %s)',
+                                                 c.subject_dn, c.not_before)
+                          ELSE pg_catalog.format('certificate %s %s (notAfter %s, %s days left)',
+                                                 c.subject_dn, c.status, c.not_after, c.days_left)
+                     END,
                      CASE WHEN c.status = 'expiring'
                           THEN 'Renew the certificate, install it and run SELECT pg_reload_conf().'
                           ELSE 'Install a valid certificate and run SELECT pg_reload_conf(); clients verifying the server (sslmode=verify-ca/verify-full) or presenting certificates signed by it fail.' END
@@ -158,7 +160,7 @@ BEGIN
             RETURN QUERY EXECUTE $q$
               SELECT 'CERT013', 'critical', 'certificates',
                      c.path,
-                     pg_catalog.format('certificate revocation list of %s is stale (nextUpdate %s): OpenSSL rejects client certificates of that issuer',
+                     pg_catalog.format('certificate revocation list of %s is stale (nextUpdate %s): unless a current CRL of that issuer is also configured, OpenSSL refuses every client certificate it signed',
                             c.issuer_dn, c.next_update),
                      'Install a current CRL from the CA and run SELECT pg_reload_conf().'
                 FROM pgtls_audit.crls c

@@ -73,9 +73,9 @@ is($node->safe_psql('postgres',
 		  FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1}),
 	"not_yet_valid|394|true|false|$not_yet_valid|true",
 	'not yet valid: server_certificates leaf row');
-my $future_after = ts_text(meta('server_future.not_after'));
+my $future_before = ts_text(meta('server_future.not_before'));
 my $cert011 = "CERT011|critical|ssl_cert_file $pki/server_future.crt #1|"
-  . "certificate CN=localhost not yet valid (notAfter $future_after, 394 days left)|"
+  . "certificate CN=localhost is not yet valid (notBefore $future_before)|"
   . 'Install a valid certificate and run SELECT pg_reload_conf(); clients verifying the server '
   . '(sslmode=verify-ca/verify-full) or presenting certificates signed by it fail.';
 is($node->safe_psql('postgres', $cert_findings_q), $cert011, 'not yet valid: exactly CERT011');
@@ -130,7 +130,7 @@ sub cert013
 	my ($path) = @_;
 	return "CERT013|critical|$path|certificate revocation list of "
 	  . 'CN=pgtls_audit Test Root CA,O=pgtls_audit tests is stale (nextUpdate ' . ts_text($stale_next)
-	  . '): OpenSSL rejects client certificates of that issuer|'
+	  . '): unless a current CRL of that issuer is also configured, OpenSSL refuses every client certificate it signed|'
 	  . 'Install a current CRL from the CA and run SELECT pg_reload_conf().';
 }
 is($node->safe_psql('postgres', $cert_findings_q), cert013("$pki/crl_dir/$stale_hash.r0"),
