@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run_suite.sh WORKDIR PGVERSION: the test suite proper, run by test/run as
 # the postgres user in a private copy of the tree.  Generates the PKI,
-# starts a TLS cluster for pg_regress (stopped on any exit), runs pg_regress
-# and every TAP test in test/t, and writes test-summary.txt whose last line
+# builds the test-only cost probe (test/cost_probe) and checks the symbols
+# of the libraries (test/lib/check_exports.sh), starts a TLS cluster for
+# pg_regress (stopped on any exit), runs pg_regress and every TAP test in
+# test/t, and writes test-summary.txt whose last line
 # is "N passed, N failed, N skipped" (one count per pg_regress test and
 # per TAP assertion; a TAP "ok N # skip" is a skip, never a pass).
 set -uo pipefail
@@ -23,6 +25,33 @@ export PGTLS_PKI=$work/test/tmp/pki
 # pg_hba fixture files of the findings tests (sql/findings.sql, TAP)
 export PGTLS_HBA_FIXTURES=$work/test/fixtures/hba
 bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation failed"; echo "0 passed, 1 failed" >>"$summary"; exit 1; }
+
+# ---- the built libraries: exported and needed symbols; the test-only
+# cost probe (test/cost_probe), built here in the private copy, never
+# installed: sql/cost_probe.sql creates its function from this path
+echo "== test-only module test/cost_probe and exported symbols"
+export PGTLS_COST_PROBE_SO=$work/test/cost_probe/pgtls_audit_cost_probe.so
+export PGTLS_COST_PROBE_SQL=$work/test/cost_probe/cost_probe.sql
+probe_ok=
+if make -s -C test/cost_probe PG_CONFIG="$bindir/pg_config" >"$work/cost_probe_build.out" 2>&1 &&
+	! grep -q "warning:" "$work/cost_probe_build.out"; then
+	probe_ok=yes
+fi
+cat "$work/cost_probe_build.out"
+out=$work/exports.out
+bash test/lib/check_exports.sh "$bindir/postgres" \
+	"$("$bindir/pg_config" --pkglibdir)/pgtls_audit.so" "${probe_ok:+$PGTLS_COST_PROBE_SO}" \
+	"$("$bindir/pg_config" --sharedir)"/extension/pgtls_audit--*.sql \
+	"$PGTLS_COST_PROBE_SQL" >"$out" 2>&1
+cat "$out"
+p=$(grep -c '^ok ' "$out" || true)
+f=$(grep -c '^not ok ' "$out" || true)
+if [ -z "$probe_ok" ]; then
+	echo "test/cost_probe: the build failed or has compiler warnings"
+	f=$((f + 1))
+fi
+echo "exports: $p passed, $f failed, 0 skipped" | tee -a "$summary"
+pass=$((pass + p)); fail=$((fail + f))
 
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"
