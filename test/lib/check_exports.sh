@@ -19,9 +19,9 @@
 #     PostgreSQL loads them RTLD_GLOBAL.
 #   - every symbol it leaves undefined (other than versioned library
 #     symbols such as SSL_new@OPENSSL_3.0.0, and weak ones) is exported by
-#     the server executable: a library that needs a symbol only the other
-#     module defines (the probe calling the main module's inventory_add)
-#     fails here instead of binding to it.
+#     the server executable or a shared library it links (ldd): a library
+#     that needs a symbol only the other module defines (the probe calling
+#     the main module's inventory_add) fails here instead of binding to it.
 set -uo pipefail
 postgres=$1 main_so=$2 probe_so=$3
 shift 3
@@ -65,7 +65,7 @@ check_library() {
 		ok "$name needs from outside only symbols the server exports ($(echo "$undef" | wc -l) of them)"
 	else
 		not_ok "$name needs from outside only symbols the server exports"
-		echo "#   not exported by $postgres: $(echo $missing)"
+		echo "#   not exported by $postgres or its libraries: $(echo $missing)"
 	fi
 }
 
@@ -73,9 +73,13 @@ if ! command -v nm >/dev/null; then
 	not_ok "nm (binutils) is installed"
 	exit 1
 fi
-server_syms=$(nm -D --defined-only "$postgres" | awk '{print $3}' | sed 's/@.*//' | sort -u)
-if [ -z "$server_syms" ]; then
-	not_ok "$postgres exports symbols"
+# the server process's global scope before any module: the executable and
+# the shared libraries it links (libc, libm, libssl ...)
+server_libs=$(ldd "$postgres" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
+server_syms=$(for f in "$postgres" $server_libs; do nm -D --defined-only "$f"; done |
+	awk '{print $3}' | sed 's/@.*//' | sort -u)
+if [ -z "$server_syms" ] || [ -z "$server_libs" ]; then
+	not_ok "$postgres and the libraries it links export symbols"
 	exit 1
 fi
 
