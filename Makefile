@@ -8,7 +8,8 @@
 # VPATH builds work too: mkdir build && cd build && make -f ../Makefile.
 # The full suite (packages, PKI, TLS clusters, pg_regress and TAP) is
 # test/run; see README.md.  The in-process cost probe used by test/bench is
-# a separate, test-only module in test/cost_probe/ (never installed here).
+# a separate, test-only module in test/modules/pgtls_audit_cost_probe/,
+# built and installed by test/run, never by this Makefile.
 
 EXTENSION = pgtls_audit
 MODULE_big = pgtls_audit

@@ -10,7 +10,8 @@
 
 -- privileges: one model, SQL GRANT/REVOKE only (README, "Privileges").
 -- The cost probe, which could add invented attempts to the inventory, is
--- no longer part of the extension (a test-only module, test/cost_probe).
+-- no longer part of the extension (a test-only module,
+-- test/modules/pgtls_audit_cost_probe).
 DROP FUNCTION measure_record_cost(integer, boolean);
 -- server_key_check() never outputs key material, and the findings granted
 -- to pg_monitor already run the same key checks: granted to pg_monitor.

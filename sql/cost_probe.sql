@@ -1,6 +1,7 @@
 --
 -- cost_probe: the in-process cost probe is a test-only module
--- (test/cost_probe, built by the harness), not part of the extension.  It
+-- (test/modules/pgtls_audit_cost_probe, installed by test/run), not part
+-- of the extension.  It
 -- times every step from a real TLS session, refuses bad input, stops at
 -- statement_timeout, and leaves the server's inventory and log exactly as
 -- they were; the 1.0 entry point kept in pgtls_audit.so refuses to run.
@@ -9,7 +10,6 @@
 \getenv pki PGTLS_PKI
 \getenv port PGPORT
 \getenv logfile PGTLS_LOGFILE
-\getenv probe_so PGTLS_COST_PROBE_SO
 \getenv probe_sql PGTLS_COST_PROBE_SQL
 \set admin 'host=/tmp port=' :port ' dbname=contrib_regression user=postgres'
 

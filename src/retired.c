@@ -15,7 +15,7 @@
  *		 With include_inventory it added invented attempts to the shared
  *		 inventory, so it is not part of the extension from 1.1 on (the
  *		 upgrade script drops it); the benchmark uses the test-only module
- *		 in test/cost_probe/.
+ *		 in test/modules/pgtls_audit_cost_probe/.
  *
  * src/retired.c
  *

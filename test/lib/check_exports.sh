@@ -5,15 +5,17 @@
 #
 #   POSTGRES  the server executable the libraries are loaded into
 #   MAIN_SO   the installed pgtls_audit.so
-#   PROBE_SO  the test-only cost probe (test/cost_probe), or "" to skip it
-#   SQL...    the extension's installed scripts (every version) and
-#             test/cost_probe/cost_probe.sql
+#   PROBE_SO  the installed test-only cost probe
+#             (test/modules/pgtls_audit_cost_probe), or "" to skip it
+#   SQL...    the extension's installed scripts (every version) and the
+#             probe's pgtls_audit_cost_probe.sql
 #
 # Checks, for each library:
 #   - the dynamic symbols it defines are exactly what the server looks up:
 #     Pg_magic_func, _PG_init (main module only), and for every C function
 #     named in the SQL scripts (AS 'MODULE_PATHNAME', 'symbol' or, for the
-#     probe, AS :'probe_so', 'symbol') the symbol and its pg_finfo_ record.
+#     probe, AS '$libdir/pgtls_audit_cost_probe', 'symbol') the symbol and
+#     its pg_finfo_ record.
 #     Anything else exported (hba_analyze, inventory_add, a setting's
 #     variable) is a failure: modules share one address space and
 #     PostgreSQL loads them RTLD_GLOBAL.
@@ -86,7 +88,7 @@ fi
 main_sql=() probe_sql=()
 for f in "$@"; do
 	case "$f" in
-		*cost_probe.sql) probe_sql+=("$f") ;;
+		*pgtls_audit_cost_probe.sql) probe_sql+=("$f") ;;
 		*) main_sql+=("$f") ;;
 	esac
 done
@@ -94,7 +96,7 @@ check_library pgtls_audit.so "$main_so" yes \
 	"$(sql_symbols "'MODULE_PATHNAME'" "${main_sql[@]}")"
 if [ -n "$probe_so" ]; then
 	check_library pgtls_audit_cost_probe.so "$probe_so" "" \
-		"$(sql_symbols ":'probe_so'" "${probe_sql[@]}")"
+		"$(sql_symbols "'[$]libdir/pgtls_audit_cost_probe'" "${probe_sql[@]}")"
 fi
 echo "1..$n"
 [ "$failed" -eq 0 ]

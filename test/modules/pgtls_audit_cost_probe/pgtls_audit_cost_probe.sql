@@ -1,8 +1,9 @@
--- test/cost_probe/cost_probe.sql: create the cost probe's SQL function
--- from the test-only module built in test/cost_probe (never part of the
--- extension).  psql variable probe_so: the library's absolute path.
+-- test/modules/pgtls_audit_cost_probe/pgtls_audit_cost_probe.sql: create
+-- the cost probe's SQL function from the test-only module (installed by
+-- test/run and test/bench, never part of the extension), in its own
+-- schema, revoked from PUBLIC.
 --
---   psql -v probe_so=/path/to/pgtls_audit_cost_probe.so -f cost_probe.sql
+--   psql -f pgtls_audit_cost_probe.sql
 
 CREATE SCHEMA IF NOT EXISTS pgtls_cost_probe;
 CREATE OR REPLACE FUNCTION pgtls_cost_probe.measure_record_cost(
@@ -11,7 +12,7 @@ CREATE OR REPLACE FUNCTION pgtls_cost_probe.measure_record_cost(
     OUT step text, OUT calls integer, OUT ns_per_call float8,
     OUT ratio_to_baseline float8)
 RETURNS SETOF record
-AS :'probe_so', 'pgtls_cost_probe_measure'
+AS '$libdir/pgtls_audit_cost_probe', 'pgtls_cost_probe_measure'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 REVOKE ALL ON FUNCTION pgtls_cost_probe.measure_record_cost(integer, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtls_cost_probe.measure_record_cost(integer, boolean) IS

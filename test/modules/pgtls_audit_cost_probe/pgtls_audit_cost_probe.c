@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * cost_probe.c
+ * pgtls_audit_cost_probe.c
  *	  A test-only module: time, inside the server, the work pgtls_audit's
  *	  connection hooks do per attempt, against a baseline measured in the
  *	  same call: the work core itself does for its log_connections
@@ -15,10 +15,10 @@
  * Not part of the extension.  Until 1.0 this was the extension's
  * measure_record_cost(), whose inventory step added invented "successful"
  * attempts to the server's shared inventory: an audit trail must hold only
- * real attempts.  This module is built by the test harness (test/run,
- * test/bench) from test/cost_probe/Makefile, never by the main Makefile,
- * never installed, and loaded by absolute path (test/cost_probe/
- * cost_probe.sql); the SQL function it defines is revoked from PUBLIC.
+ * real attempts.  This module is built and installed by the test harness
+ * (test/run, test/bench), never by the extension's Makefile;
+ * pgtls_audit_cost_probe.sql creates its function in a schema of its own
+ * and revokes it from PUBLIC.
  *
  * How it stays away from the real inventory.  It is compiled from copies of
  * the main module's audit_record.c, audit_format.c, lru_table.c and (below,
@@ -38,14 +38,14 @@
  *
  * Every loop checks for interrupts, so statement_timeout and
  * pg_cancel_backend() stop it.  No superuser() test: who may run it is
- * decided by GRANT (cost_probe.sql revokes it from PUBLIC).
+ * decided by GRANT.
  *
  * The session's Port cannot be used as it is: its pg_hba line lived in
  * PostmasterContext, which the backend deleted when start-up ended, so
  * port->hba now dangles.  The probe captures from a copy of the Port whose
  * hba points to a stand-in line built here.
  *
- * test/cost_probe/cost_probe.c
+ * test/modules/pgtls_audit_cost_probe/pgtls_audit_cost_probe.c
  *
  *-------------------------------------------------------------------------
  */
@@ -67,23 +67,34 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(pgtls_cost_probe_measure);
 
 /*
- * Settings the copied files may read, at the main module's defaults (the
- * main module's own variables are hidden, and must stay out of reach).
+ * Settings the copied files may read, at the main module's defaults; the
+ * main module's own variables are hidden and must stay out of reach.
+ * __typeof__ keeps each definition in step with its declaration in
+ * pgtls_audit.h.
  */
-bool		pgtls_audit_log_connections = true;
-bool		pgtls_audit_log_failures = true;
-int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
-int			pgtls_audit_log_level = LOG;
-int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
-bool		pgtls_audit_preloaded = false;
-bool		pgtls_audit_debug_inject_failure = false;
+__typeof__(pgtls_audit_log_connections) pgtls_audit_log_connections = true;
+__typeof__(pgtls_audit_log_failures) pgtls_audit_log_failures = true;
+__typeof__(pgtls_audit_log_format) pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
+__typeof__(pgtls_audit_log_level) pgtls_audit_log_level = LOG;
+__typeof__(pgtls_audit_policy_min_protocol) pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
+__typeof__(pgtls_audit_preloaded) pgtls_audit_preloaded = false;
+__typeof__(pgtls_audit_debug_inject_failure) pgtls_audit_debug_inject_failure = 0;
 
 /*
- * audit_record.c's TLS init hook calls this (certificates.c); the probe
- * installs no hook, so it is never called.
+ * Functions of other files of the main module that the copied files call
+ * only from TLS callbacks, which the probe never installs: never called.
+ * (audit_hooks_tls_handshake_started is declared here too, for trees whose
+ * pgtls_audit.h does not declare it.)
  */
+extern void audit_hooks_tls_handshake_started(void);
+
 void
 certificates_tls_init(void *ssl_context)
+{
+}
+
+void
+audit_hooks_tls_handshake_started(void)
 {
 }
 
