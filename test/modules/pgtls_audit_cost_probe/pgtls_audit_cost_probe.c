@@ -12,7 +12,7 @@
  * (run it from a TLS session with a client certificate to measure the
  * most expensive case).
  *
- * Not part of the extension.  Until 1.0 this was the extension's
+ * Not part of the extension.  In 1.0 this was the extension's
  * measure_record_cost(), whose inventory step added invented "successful"
  * attempts to the server's shared inventory: an audit trail must hold only
  * real attempts.  This module is built and installed by the test harness
@@ -33,11 +33,13 @@
  * in this backend's memory, created for one call and deleted after it,
  * with the main module's default sizes.  Its shutdown callback, which
  * would write the save file, is never registered (on_shmem_exit() raises
- * an error here, and the probe refuses to run outside a normal backend,
- * where inventory.c would also read and remove the save file).
+ * an error here), and the probe refuses to run outside a backend of a
+ * running server: in a single-user backend inventory.c would also read
+ * and remove the save file.
  *
  * Every loop checks for interrupts, so statement_timeout and
- * pg_cancel_backend() stop it.  No superuser() test: who may run it is
+ * pg_cancel_backend() stop it (the check is inside the timed loops, a few
+ * nanoseconds per call, baseline included).  No superuser() test: who may run it is
  * decided by GRANT.
  *
  * The session's Port cannot be used as it is: its pg_hba line lived in
