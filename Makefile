@@ -5,12 +5,30 @@
 #   make installcheck                       pg_regress tests against a running
 #                                           server (test/run sets one up)
 #
+# VPATH builds work too: mkdir build && cd build && make -f ../Makefile.
 # The full suite (packages, PKI, TLS clusters, pg_regress and TAP) is
-# test/run; see README.md.
+# test/run; see README.md.  The in-process cost probe used by test/bench is
+# a separate, test-only module in test/modules/pgtls_audit_cost_probe/,
+# built and installed by test/run, never by this Makefile.
 
 EXTENSION = pgtls_audit
 MODULE_big = pgtls_audit
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# Listed one by one (a wildcard of the build directory is empty in a VPATH
+# build).  A new source file must be added here.
+OBJS = \
+	src/audit_format.o \
+	src/audit_hooks.o \
+	src/audit_record.o \
+	src/certificates.o \
+	src/ciphers.o \
+	src/findings.o \
+	src/hba_analysis.o \
+	src/hba_match.o \
+	src/inventory.o \
+	src/lru_table.o \
+	src/pgtls_audit.o \
+	src/retired.o \
+	src/ssl_checks.o
 
 # The install script is assembled from the fragments in src/sql/, in file
 # name order, so that each concern keeps its SQL next to its C code.
@@ -20,15 +38,28 @@ DATA = pgtls_audit--1.0.sql pgtls_audit--1.0--1.1.sql
 DATA_built = pgtls_audit--1.1.sql
 EXTRA_CLEAN = pgtls_audit--1.1.sql
 
-REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS = $(basename $(notdir $(sort $(wildcard $(srcdir)/sql/*.sql))))
 REGRESS_OPTS = --load-extension=pgtls_audit
+
+# Before including PGXS, which copies PG_CPPFLAGS into CPPFLAGS.
+PG_CPPFLAGS = -I$(srcdir)/src
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-PG_CPPFLAGS += -I$(srcdir)/src
 override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+# Export nothing but what the server looks up (the SQL-callable functions,
+# their pg_finfo records, _PG_init, the magic block): every module shares
+# one address space, and PostgreSQL loads modules RTLD_GLOBAL.  PGXS does
+# this from 16 on (CFLAGS_SL_MODULE); on 15 we add it, and src/compat.h
+# makes PGDLLEXPORT mean "default visibility".
+ifeq ($(CFLAGS_SL_MODULE),)
+ifeq ($(GCC),yes)
+override CFLAGS += -fvisibility=hidden
+endif
+endif
 
 # Link OpenSSL the way the server itself was linked (as contrib/sslinfo does).
 SSL_LIBS := $(filter -lssl -lcrypto, $(LIBS))
@@ -37,5 +68,13 @@ SSL_LIBS := -lssl -lcrypto
 endif
 SHLIB_LINK += $(SSL_LIBS)
 
-pgtls_audit--1.1.sql: $(sort $(wildcard src/sql/*.sql))
+# A VPATH build compiles src/*.c into src/ of the build directory.
+ifneq ($(srcdir),.)
+$(OBJS): | src-dir
+.PHONY: src-dir
+src-dir:
+	@mkdir -p src
+endif
+
+pgtls_audit--1.1.sql: $(sort $(wildcard $(srcdir)/src/sql/*.sql))
 	cat $^ > $@

@@ -11,7 +11,7 @@
  *	  _server_certificates()                           ssl_cert_file, the
  *	                                                   served leaf, ssl_ca_file
  *	  _crls()                                          ssl_crl_file, ssl_crl_dir
- *	  server_key_check()                               superuser only
+ *	  server_key_check()                               ssl_key_file checks
  *	  _serial_hex(text)                                decimal serial to hex
  *
  * None of them needs shared memory, so they work whether or not the module
@@ -1452,7 +1452,8 @@ pgtls_audit_crls(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * server_key_check(): superuser only, never shows key material
+ * server_key_check(): never shows key material.  Who may call it is
+ * decided by GRANT (pg_monitor by default), as for every function here.
  * ---------------------------------------------------------------------
  */
 #define KC_NCOLS 12
@@ -1479,12 +1480,6 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 	char	   *buf = NULL;
 	size_t		len = 0;
 	char	   *problem = NULL;
-
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function server_key_check"),
-				 errdetail("Only superusers may check the server's private key file.")));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

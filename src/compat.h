@@ -35,6 +35,37 @@
 #error "pgtls_audit requires PostgreSQL 15 or newer"
 #endif
 
+/*
+ * Symbol visibility.  The module is built with -fvisibility=hidden (the
+ * Makefile; PGXS itself from 16 on), so that only what the server looks up
+ * by name is exported: the SQL-callable functions and their pg_finfo
+ * records (PG_FUNCTION_INFO_V1), _PG_init and the magic block, all
+ * declared PGDLLEXPORT.  16's c.h defines PGDLLEXPORT as default
+ * visibility and its PG_FUNCTION_INFO_V1 declares the function itself
+ * PGDLLEXPORT.  15's c.h defines PGDLLEXPORT empty outside Windows, its
+ * PG_FUNCTION_INFO_V1 exports only the pg_finfo record, and its fmgr.h
+ * does not declare _PG_init: all three would be hidden, so on 15 they
+ * are redefined here as 16 has them (fmgr.h expands these macros where
+ * they are used, after this header).
+ */
+#if PG_VERSION_NUM < 160000 && !defined(WIN32) && defined(__GNUC__)
+#include "fmgr.h"
+#undef PGDLLEXPORT
+#define PGDLLEXPORT __attribute__((visibility("default")))
+#undef PG_FUNCTION_INFO_V1
+#define PG_FUNCTION_INFO_V1(funcname) \
+extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS); \
+extern PGDLLEXPORT const Pg_finfo_record * CppConcat(pg_finfo_,funcname)(void); \
+const Pg_finfo_record * \
+CppConcat(pg_finfo_,funcname) (void) \
+{ \
+	static const Pg_finfo_record my_finfo = { 1 }; \
+	return &my_finfo; \
+} \
+extern int no_such_variable
+extern PGDLLEXPORT void _PG_init(void);
+#endif
+
 /* Module magic block, with name and version where the server records them. */
 #if PG_VERSION_NUM >= 180000
 #define PGTLS_MODULE_MAGIC \

@@ -4,7 +4,7 @@
 -- sends its certificates to every client), so certificate_info() and
 -- crl_info() are open to all and the views are granted to pg_monitor; the
 -- raw functions that read the configured files are not public, and the
--- key check is for superusers only.  None of this needs the module in
+-- key check (which never outputs key material) is granted to pg_monitor.  None of this needs the module in
 -- shared_preload_libraries, except that outside a TLS session the served
 -- certificate is known only when it is preloaded.
 
@@ -187,5 +187,6 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'pgtls_audit_server_key_check'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 REVOKE ALL ON FUNCTION server_key_check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION server_key_check() TO pg_monitor;
 COMMENT ON FUNCTION server_key_check() IS
-'Superuser only: ssl_key_file present, owner and permissions acceptable to the server, readable, key type and size, encrypted, matches ssl_cert_file; never shows key material';
+'Granted to pg_monitor: ssl_key_file present, owner and permissions acceptable to the server, readable, key type and size, encrypted, matches ssl_cert_file; never shows key material';

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run_suite.sh WORKDIR PGVERSION: the test suite proper, run by test/run as
 # the postgres user in a private copy of the tree.  Generates the PKI,
-# starts a TLS cluster for pg_regress (stopped on any exit), runs pg_regress
-# and every TAP test in test/t, and writes test-summary.txt whose last line
+# checks the symbols of the installed libraries, the extension's and the
+# test-only cost probe's (test/lib/check_exports.sh), starts a TLS cluster for
+# pg_regress (stopped on any exit), runs pg_regress and every TAP test in
+# test/t, and writes test-summary.txt whose last line
 # is "N passed, N failed, N skipped" (one count per pg_regress test and
 # per TAP assertion; a TAP "ok N # skip" is a skip, never a pass).
 set -uo pipefail
@@ -23,6 +25,24 @@ export PGTLS_PKI=$work/test/tmp/pki
 # pg_hba fixture files of the findings tests (sql/findings.sql, TAP)
 export PGTLS_HBA_FIXTURES=$work/test/fixtures/hba
 bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation failed"; echo "0 passed, 1 failed" >>"$summary"; exit 1; }
+
+# ---- the installed libraries (test/run installs them): exported and
+# needed symbols; sql/cost_probe.sql creates the test-only cost probe's
+# function (test/modules/pgtls_audit_cost_probe) with this script
+echo "== exported symbols"
+export PGTLS_COST_PROBE_SQL=$work/test/modules/pgtls_audit_cost_probe/pgtls_audit_cost_probe.sql
+out=$work/exports.out
+pkglibdir=$("$bindir/pg_config" --pkglibdir)
+bash test/lib/check_exports.sh "$bindir/postgres" \
+	"$pkglibdir/pgtls_audit.so" "$pkglibdir/pgtls_audit_cost_probe.so" \
+	"$("$bindir/pg_config" --sharedir)"/extension/pgtls_audit--*.sql \
+	"$PGTLS_COST_PROBE_SQL" >"$out" 2>&1
+cat "$out"
+p=$(grep -c '^ok ' "$out" || true)
+f=$(grep -c '^not ok ' "$out" || true)
+[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+echo "exports: $p passed, $f failed, 0 skipped" | tee -a "$summary"
+pass=$((pass + p)); fail=$((fail + f))
 
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"
