@@ -297,6 +297,29 @@ RESET ROLE;
 REVOKE EXECUTE ON FUNCTION pgtls_audit.server_key_check() FROM regress_cert_nobody;
 DROP ROLE regress_cert_monitor, regress_cert_nobody;
 
+-- cancellable: 20,000 PEM certificates (and 40,000 DER ones) followed by
+-- a bad block.  Parsing them takes far longer than the timeout; without
+-- interrupt checks inside the parser it would run to the end and report
+-- the bad block instead.  The inputs are built before the timeout is set.
+CREATE TEMP TABLE regress_big AS
+SELECT repeat(regress_pem('server_leaf.crt'), 20000) ||
+       E'-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n' AS pem,
+       (SELECT string_agg(d, ''::bytea) FROM generate_series(1, 40000),
+               pg_read_binary_file(current_setting('regress.pki') || '/regress_leaf.der') AS d)
+       || '\x30ff'::bytea AS der;
+SET statement_timeout = '100ms';
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(pem);
+SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(der);
+\set ON_ERROR_STOP 1
+RESET statement_timeout;
+-- without the timeout the same inputs end with the bad block
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(pem);
+SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(der);
+\set ON_ERROR_STOP 1
+DROP TABLE regress_big;
 \set cmd 'cd ' :pki ' && rm -f regress_leaf.der regress_root.der regress_two.der regress.csr regress_key.der regress_key_pkcs1.der regress_key_sec1.der regress_key_enc.der regress_pub.der regress_pub_pkcs1.der regress_key_pkcs1.pem regress_key_enc.pem'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 DROP FUNCTION regress_pem(text), regress_meta(text);
+

@@ -729,6 +729,12 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 		OPENSSL_free(data);
 		if (res->error || (res->keys > 0 && stop_at_key))
 			break;
+		/*
+		 * Cancellable without leaking OpenSSL objects: stop here; the caller
+		 * raises the interrupt inside the PG_TRY that frees res.
+		 */
+		if (InterruptPending)
+			break;
 	}
 	ERR_clear_error();
 	BIO_free(bio);
@@ -812,6 +818,9 @@ parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 		sk_X509_push(res->certs, cert);
 		res->objects++;
 		p = q;
+		/* cancellable: the caller raises it where res is freed (parse_pem) */
+		if (InterruptPending)
+			break;
 	}
 	ERR_clear_error();
 }
@@ -827,7 +836,7 @@ only_whitespace(const char *s, size_t len)
 
 /*
  * ERROR for user input that parse_pem/parse_der refused, or that holds no
- * certificate (what == "certificate") or no CRL (what == "CRL").  The input
+ * certificate (is_crl false) or no CRL (is_crl true).  The input
  * may be a secret, so the error is logged without the statement
  * (errhidestmt: log_min_error_statement) and without its CONTEXT, which
  * holds the bind parameters when log_parameter_max_length_on_error is set
@@ -835,7 +844,7 @@ only_whitespace(const char *s, size_t len)
  * before it runs (log_statement, and its parameters) cannot be helped.
  */
 static void
-report_input_problem(ParseResult *res, const char *what, int found)
+report_input_problem(ParseResult *res, bool is_crl, int found)
 {
 	if (res->keys > 0)
 		ereport(ERROR,
@@ -845,32 +854,55 @@ report_input_problem(ParseResult *res, const char *what, int found)
 				 errhint("Pass only certificates.  If the key was pasted by mistake, consider it exposed in the client's history."),
 				 errhidestmt(true),
 				 errhidecontext(true)));
+	if (res->error && is_crl)
+		ereport(ERROR,
+				(errcode(res->errcode),
+				 errmsg("could not parse CRL input: %s", res->error),
+				 errhidestmt(true),
+				 errhidecontext(true)));
 	if (res->error)
 		ereport(ERROR,
 				(errcode(res->errcode),
-				 errmsg("could not parse %s input: %s", what, res->error),
+				 errmsg("could not parse certificate input: %s", res->error),
 				 errhidestmt(true),
 				 errhidecontext(true)));
-	if (found == 0)
+	if (found > 0)
+		return;
+	if (res->objects > 0)
 	{
-		if (res->objects > 0)
+		const char *others = res->others.len ? res->others.data :
+			(is_crl ? "CERTIFICATE" : "X509 CRL");
+
+		if (is_crl)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("input contains no %s", what),
+					 errmsg("input contains no CRL"),
 					 errdetail("It contains %d PEM object(s) of other types: %s.",
-							   res->objects, res->others.len ? res->others.data :
-							   (strcmp(what, "CRL") == 0 ? "CERTIFICATE" : "X509 CRL")),
+							   res->objects, others),
 					 errhidestmt(true),
 					 errhidecontext(true)));
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("input contains no PEM-encoded %s", what),
-					 errdetail("No \"-----BEGIN ...-----\" line was found."),
-					 errhint("DER-encoded certificates can be passed as bytea, e.g. pgtls_audit.certificate_info(pg_read_binary_file('cert.der'))."),
-					 errhidestmt(true),
-					 errhidecontext(true)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("input contains no certificate"),
+				 errdetail("It contains %d PEM object(s) of other types: %s.",
+						   res->objects, others),
+				 errhidestmt(true),
+				 errhidecontext(true)));
 	}
+	if (is_crl)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("input contains no PEM-encoded CRL"),
+				 errdetail("No \"-----BEGIN ...-----\" line was found."),
+				 errhidestmt(true),
+				 errhidecontext(true)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("input contains no PEM-encoded certificate"),
+			 errdetail("No \"-----BEGIN ...-----\" line was found."),
+			 errhint("DER-encoded certificates can be passed as bytea, e.g. pgtls_audit.certificate_info(pg_read_binary_file('cert.der'))."),
+			 errhidestmt(true),
+			 errhidecontext(true)));
 }
 
 /* ---------------------------------------------------------------------
@@ -885,12 +917,14 @@ emit_certificates(FunctionCallInfo fcinfo, ParseResult *res)
 
 	PG_TRY();
 	{
-		report_input_problem(res, "certificate", sk_X509_num(res->certs));
+		CHECK_FOR_INTERRUPTS();
+		report_input_problem(res, false, sk_X509_num(res->certs));
 		for (int i = 0; i < sk_X509_num(res->certs); i++)
 		{
 			Datum		values[CERT_NCOLS];
 			bool		nulls[CERT_NCOLS] = {0};
 
+			CHECK_FOR_INTERRUPTS();
 			cert_values(sk_X509_value(res->certs, i), i + 1, now, values, nulls);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
@@ -966,12 +1000,14 @@ pgtls_audit_crl_info(PG_FUNCTION_ARGS)
 	parse_pem(buf, len, &res, true);
 	PG_TRY();
 	{
-		report_input_problem(&res, "CRL", sk_X509_CRL_num(res.crls));
+		CHECK_FOR_INTERRUPTS();
+		report_input_problem(&res, true, sk_X509_CRL_num(res.crls));
 		for (int i = 0; i < sk_X509_CRL_num(res.crls); i++)
 		{
 			Datum		values[CRL_NCOLS];
 			bool		nulls[CRL_NCOLS] = {0};
 
+			CHECK_FOR_INTERRUPTS();
 			crl_values(sk_X509_CRL_value(res.crls, i), i + 1, now, values, nulls);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
@@ -1092,6 +1128,8 @@ sc_put(ServerCertsState *st, const char *source, const char *path, X509 *cert,
 	Datum		values[SC_NCOLS];
 	bool		nulls[SC_NCOLS];
 
+	/* one row per certificate of a file: callers hold it in a PG_TRY */
+	CHECK_FOR_INTERRUPTS();
 	memset(nulls, true, sizeof(nulls));
 	values[0] = CStringGetTextDatum(source);
 	nulls[0] = false;
@@ -1328,6 +1366,8 @@ crl_put(ReturnSetInfo *rsinfo, TimestampTz now, const char *source,
 	Datum		values[CRLS_NCOLS];
 	bool		nulls[CRLS_NCOLS];
 
+	/* one row per CRL of a file: callers hold it in a PG_TRY */
+	CHECK_FOR_INTERRUPTS();
 	memset(nulls, true, sizeof(nulls));
 	values[0] = CStringGetTextDatum(source);
 	nulls[0] = false;
@@ -1436,6 +1476,7 @@ pgtls_audit_crls(PG_FUNCTION_ARGS)
 		}
 		while ((de = ReadDirExtended(dir, crl_dir, LOG)) != NULL)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (is_crl_hash_name(de->d_name))
 				names = lappend(names, pstrdup(de->d_name));
 		}
