@@ -16,22 +16,28 @@ MODULE_big = pgtls_audit
 # Listed one by one (a wildcard of the build directory is empty in a VPATH
 # build).  A new source file must be added here.
 OBJS = \
-	src/audit_format.o \
-	src/audit_hooks.o \
-	src/audit_record.o \
-	src/certificates.o \
-	src/ciphers.o \
-	src/findings.o \
-	src/hba_analysis.o \
-	src/hba_match.o \
-	src/inventory.o \
-	src/lru_table.o \
 	src/pgtls_audit.o \
-	src/retired.o \
-	src/ssl_checks.o
+	src/common/findings_list.o \
+	src/common/settings.o \
+	src/common/x509.o \
+	src/audit/format.o \
+	src/audit/hooks.o \
+	src/audit/record.o \
+	src/audit/tls.o \
+	src/inventory/inventory.o \
+	src/inventory/lru_table.o \
+	src/certs/certificates.o \
+	src/config/ciphers.o \
+	src/config/findings.o \
+	src/config/hba_analysis.o \
+	src/config/hba_cover.o \
+	src/config/hba_match.o \
+	src/config/ssl_checks.o
 
-# The install script is assembled from the fragments in src/sql/, in file
-# name order, so that each concern keeps its SQL next to its C code.
+# The install script is assembled from one SQL fragment per folder, next to
+# the C code it declares, in this order (later fragments use earlier ones).
+SQL_FRAGMENTS = src/pgtls_audit.sql src/inventory/inventory.sql \
+	src/certs/certs.sql src/config/findings.sql
 # Release 1.0's script is frozen; every later change to SQL objects goes into
 # one upgrade script per release (see README, "Versions of the extension").
 DATA = pgtls_audit--1.0.sql pgtls_audit--1.0--1.1.sql
@@ -53,7 +59,7 @@ override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initia
 # Export nothing but what the server looks up (the SQL-callable functions,
 # their pg_finfo records, _PG_init, the magic block): every module shares
 # one address space, and PostgreSQL loads modules RTLD_GLOBAL.  PGXS does
-# this from 16 on (CFLAGS_SL_MODULE); on 15 we add it, and src/compat.h
+# this from 16 on (CFLAGS_SL_MODULE); on 15 we add it, and src/pg_compat.h
 # makes PGDLLEXPORT mean "default visibility".
 ifeq ($(CFLAGS_SL_MODULE),)
 ifeq ($(GCC),yes)
@@ -68,13 +74,14 @@ SSL_LIBS := -lssl -lcrypto
 endif
 SHLIB_LINK += $(SSL_LIBS)
 
-# A VPATH build compiles src/*.c into src/ of the build directory.
+# A VPATH build compiles src/**/*.c into the same folders of the build
+# directory.
 ifneq ($(srcdir),.)
-$(OBJS): | src-dir
-.PHONY: src-dir
-src-dir:
-	@mkdir -p src
+$(OBJS): | src-dirs
+.PHONY: src-dirs
+src-dirs:
+	@mkdir -p $(sort $(dir $(OBJS)))
 endif
 
-pgtls_audit--1.1.sql: $(sort $(wildcard $(srcdir)/src/sql/*.sql))
+pgtls_audit--1.1.sql: $(addprefix $(srcdir)/,$(SQL_FRAGMENTS))
 	cat $^ > $@

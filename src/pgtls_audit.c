@@ -5,7 +5,7 @@
  *	  that report whether the module is active.
  *
  * Loaded through shared_preload_libraries the module installs its hooks
- * (see audit_hooks.c).  Loaded any other way (CREATE EXTENSION in a server
+ * (see audit/hooks.c).  Loaded any other way (CREATE EXTENSION in a server
  * that does not preload it) it installs nothing, and pgtls_audit.status()
  * and the install script say that connection auditing is inactive.
  *
@@ -14,6 +14,11 @@
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "audit/hooks.h"
+#include "audit/record.h"
+#include "certs/certs.h"
+#include "inventory/inventory.h"
 
 #include "access/htup_details.h"
 #include "fmgr.h"
@@ -157,7 +162,7 @@ _PG_init(void)
 
 	pgtls_audit_preloaded = true;
 
-	/* created here so that backends inherit it (see audit_record.c) */
+	/* created here so that backends inherit it (see audit/record.c) */
 	audit_record_context_init();
 
 	MarkGUCPrefixReserved("pgtls_audit");
@@ -204,4 +209,34 @@ pgtls_audit_check_preloaded(PG_FUNCTION_ARGS)
 				 errmsg("pgtls_audit is not loaded via shared_preload_libraries, so connection auditing is inactive"),
 				 errhint("Add pgtls_audit to shared_preload_libraries in postgresql.conf and restart the server.")));
 	PG_RETURN_BOOL(pgtls_audit_preloaded);
+}
+
+/*
+ * Retired SQL entry points: functions that an older version of the
+ * extension declared and a later one removed.
+ *
+ * The SQL definition of a C function names its symbol in this library, and
+ * CREATE FUNCTION ... LANGUAGE C looks the symbol up even inside an
+ * extension script.  So that a server still at an older version keeps
+ * working, and its install script still runs (ALTER EXTENSION ... UPDATE
+ * starts from it), each removed symbol stays here, as a function that
+ * refuses to run and says what to do instead.
+ *
+ *	1.0  measure_record_cost(integer, boolean): the in-process cost probe.
+ *		 With include_inventory it added invented attempts to the shared
+ *		 inventory, so it is not part of the extension from 1.1 on (the
+ *		 upgrade script drops it); the benchmark uses the test-only module
+ *		 in test/modules/pgtls_audit_cost_probe/.
+ */
+PG_FUNCTION_INFO_V1(pgtls_audit_measure_record_cost);
+
+Datum
+pgtls_audit_measure_record_cost(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("pgtls_audit.measure_record_cost() was removed in pgtls_audit 1.1"),
+			 errdetail("The cost probe is a test-only module now, so that nothing a user can call adds records to the inventory."),
+			 errhint("Run ALTER EXTENSION pgtls_audit UPDATE.")));
+	PG_RETURN_NULL();
 }

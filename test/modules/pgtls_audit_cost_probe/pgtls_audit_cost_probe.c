@@ -21,8 +21,9 @@
  * and revokes it from PUBLIC.
  *
  * How it stays away from the real inventory.  It is compiled from copies of
- * the main module's audit_record.c, audit_format.c, lru_table.c and (below,
- * by #include) inventory.c, so that it measures the same code.  Both
+ * the main module's audit/record.c, audit/format.c, common/x509.c,
+ * common/settings.c, inventory/lru_table.c and (below, by #include)
+ * inventory/inventory.c, so that it measures the same code.  Both
  * modules are built with -fvisibility=hidden, so every call in here binds
  * to this module's own copies: PostgreSQL dlopen()s modules RTLD_GLOBAL,
  * and with default visibility the probe's calls to inventory_add() could
@@ -52,6 +53,10 @@
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "audit/format.h"
+#include "audit/record.h"
+#include "audit/tls.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
@@ -83,21 +88,15 @@ __typeof__(pgtls_audit_preloaded) pgtls_audit_preloaded = false;
 __typeof__(pgtls_audit_debug_inject_failure) pgtls_audit_debug_inject_failure = 0;
 
 /*
- * Functions of other files of the main module that the copied files call
- * only from TLS callbacks, which the probe never installs: never called.
- * (audit_hooks_tls_handshake_started is declared here too, for trees whose
- * pgtls_audit.h does not declare it.)
+ * audit/record.c asks audit/tls.c, which the probe does not compile (it
+ * installs no TLS callback), for the certificate of a failed handshake:
+ * there is none.
  */
-extern void audit_hooks_tls_handshake_started(void);
-
-void
-certificates_tls_init(void *ssl_context)
+void *
+audit_tls_failed_peer_cert(int *verify_error)
 {
-}
-
-void
-audit_hooks_tls_handshake_started(void)
-{
+	*verify_error = 0;
+	return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -131,7 +130,7 @@ probe_refuse_exit_callback(pg_on_exit_callback function, Datum arg)
 #define PG_FUNCTION_INFO_V1(funcname) \
 	static Datum funcname(PG_FUNCTION_ARGS) pg_attribute_unused()
 
-#include "inventory.c"
+#include "inventory/inventory.c"
 
 #undef ShmemInitStruct
 #undef on_shmem_exit
@@ -259,7 +258,7 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the cost probe needs a client connection to a running server")));
-	/* the probe's own copy of the record context (audit_record.c) */
+	/* the probe's own copy of the record context (audit/record.c) */
 	audit_record_context_init();
 
 	/* a copy of the Port with a live stand-in for its freed pg_hba line */

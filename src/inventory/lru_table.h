@@ -14,7 +14,7 @@
  * buckets carry the generation they were last written in, and a bucket of
  * an older generation reads as empty and is reclaimed when next touched.
  *
- * src/lru_table.h
+ * src/inventory/lru_table.h
  *
  *-------------------------------------------------------------------------
  */

@@ -16,11 +16,17 @@
  * refused and the server runs older rules (HBA001 says so).  Changes that
  * keep the modification time (e.g. a restored backup) are not seen.
  *
- * src/findings.c
+ * src/config/findings.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "common/findings_list.h"
+#include "common/settings.h"
+#include "config/ciphers.h"
+#include "config/hba.h"
+#include "config/ssl_checks.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,71 +40,6 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-const char *
-finding_severity_name(FindingSeverity severity)
-{
-	switch (severity)
-	{
-		case FINDING_CRITICAL:
-			return "critical";
-		case FINDING_WARNING:
-			return "warning";
-		case FINDING_INFO:
-			return "info";
-	}
-	return "unknown";
-}
-
-void
-finding_add(List **findings, const char *check_id, FindingSeverity severity,
-			const char *area, const char *location, const char *hint,
-			const char *fmt,...)
-{
-	Finding    *f = palloc0(sizeof(Finding));
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-
-	f->check_id = check_id;
-	f->severity = severity;
-	f->area = area;
-	f->location = location ? pstrdup(location) : NULL;
-	f->message = buf.data;
-	f->hint = hint ? pstrdup(hint) : NULL;
-	*findings = lappend(*findings, f);
-}
-
-Datum
-pgtls_text_array(List *strings)
-{
-	Datum	   *elems;
-	int			n = list_length(strings);
-	int			i = 0;
-	ListCell   *lc;
-
-	if (n == 0)
-		return PointerGetDatum(construct_empty_array(TEXTOID));
-	elems = palloc(sizeof(Datum) * n);
-	foreach(lc, strings)
-	{
-		CHECK_FOR_INTERRUPTS();
-		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	}
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
-										   TYPALIGN_INT));
-}
 
 /* HBA007: a file of the analysis is newer than the last configuration load */
 static void

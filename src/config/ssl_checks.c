@@ -16,11 +16,17 @@
  * privilege to SHOW them (pg_monitor members have it) still gets the
  * checks; the values appear only in finding locations and messages.
  *
- * src/ssl_checks.c
+ * src/config/ssl_checks.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "common/findings_list.h"
+#include "common/settings.h"
+#include "config/hba.h"
+#include "config/ssl_checks.h"
+#include "lib/stringinfo.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,13 +38,6 @@
 #include <openssl/x509.h>
 
 #include "utils/guc.h"
-
-/* A live setting, NULL when it does not exist in this server version */
-const char *
-pgtls_setting(const char *name)
-{
-	return GetConfigOption(name, true, false);
-}
 
 static bool
 setting_is(const char *name, const char *value)

@@ -1,5 +1,5 @@
 
--- 30_findings.sql: misconfiguration findings (ssl settings, cipher suites,
+-- src/config/findings.sql: misconfiguration findings (ssl settings, cipher suites,
 -- certificate files, pg_hba.conf analyzed with the server's own parser),
 -- pg_hba what-if matching, and report().  None of it needs
 -- shared_preload_libraries.  Everything reads configuration files, so

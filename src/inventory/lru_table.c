@@ -17,14 +17,14 @@
  * bits: when it wraps (after 2^32 resets) the buckets are cleared once,
  * in full, so a bucket can never be mistaken for a current one.
  *
- * src/lru_table.c
+ * src/inventory/lru_table.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "common/hashfn.h"
-#include "lru_table.h"
+#include "inventory/lru_table.h"
 
 typedef struct LruBucket
 {

@@ -41,11 +41,15 @@
  * scratch memory of one line's analysis lives in a context reset after
  * each line, so memory stays O(n t) for the results.
  *
- * src/hba_analysis.c
+ * src/config/hba_analysis.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "common/findings_list.h"
+#include "config/hba.h"
+#include "config/hba_cover.h"
 
 #include <sys/socket.h>
 #include <netinet/in.h>

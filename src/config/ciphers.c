@@ -20,11 +20,15 @@
  * be used with an RSA certificate).  Findings consider negotiable suites
  * only; the view shows every suite the string enables.
  *
- * src/ciphers.c
+ * src/config/ciphers.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "common/findings_list.h"
+#include "common/settings.h"
+#include "config/ciphers.h"
 
 #include <openssl/ssl.h>
 #include <openssl/err.h>

@@ -1,9 +1,9 @@
--- pgtls_audit--1.1.sql: assembled from the files in src/sql by the Makefile
+-- pgtls_audit--1.1.sql: assembled by the Makefile from one fragment per folder of src/
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pgtls_audit" to load this file. \quit
 
--- 00_schema.sql: module status.
+-- src/pgtls_audit.sql: module status.
 
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 

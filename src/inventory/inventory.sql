@@ -1,5 +1,5 @@
 
--- 10_inventory.sql: the connection inventory kept in shared memory.
+-- src/inventory/inventory.sql: the connection inventory kept in shared memory.
 -- The raw functions filter rows by privilege in C (pg_stat_statements
 -- style): members of pg_read_all_stats see every row, other roles only
 -- rows of their own user name.

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * audit_format.c
+ * format.c
  *	  Turn an AuditRecord into one line of text: the "text" format
  *	  (key=value pairs) or the "json" format (one JSON object).
  *
@@ -20,11 +20,13 @@
  * an on_proc_exit callback: the record is measured in a first pass and
  * written in a second into one buffer allocated with MCXT_ALLOC_NO_OOM.
  *
- * src/audit_format.c
+ * src/audit/format.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "audit/format.h"
 
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"

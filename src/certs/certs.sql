@@ -1,5 +1,5 @@
 
--- 20_certificates.sql: certificates, CRLs and the server key, read with
+-- src/certs/certs.sql: certificates, CRLs and the server key, read with
 -- OpenSSL (src/certificates.c).  Certificate data is public (the server
 -- sends its certificates to every client), so certificate_info() and
 -- crl_info() are open to all and the views are granted to pg_monitor; the

@@ -48,11 +48,13 @@
  * mismatch, wrong sizes) gives a WARNING and an empty start.  The ring of
  * recent attempts (connections) is not saved.
  *
- * src/inventory.c
+ * src/inventory/inventory.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "inventory/inventory.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -77,7 +79,7 @@
 #include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 
-#include "lru_table.h"
+#include "inventory/lru_table.h"
 
 #define INV_NAME_LEN	NAMEDATALEN
 #define INV_DN_LEN		512

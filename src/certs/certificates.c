@@ -5,7 +5,7 @@
  *	  in SQL: validity dates, expiry status, chain verification, and whether
  *	  the certificate on disk is the one the server is actually serving.
  *
- * SQL functions (see src/sql/20_certificates.sql for the views over them):
+ * SQL functions (see src/certs/certs.sql for the views over them):
  *	  certificate_info(text), certificate_info(bytea)  any PEM bundle / DER
  *	  crl_info(text)                                   any PEM CRL bundle
  *	  _server_certificates()                           ssl_cert_file, the
@@ -29,7 +29,7 @@
  *
  * The served certificate.  Inside a TLS session it is read from the
  * session (SSL_get_certificate).  Otherwise, when the module is preloaded,
- * the openssl_tls_init_hook (installed by audit_record.c, which calls
+ * the openssl_tls_init_hook (installed by audit/tls.c, which calls
  * certificates_tls_init) marks every SSL_CTX the postmaster creates with an
  * ex_data slot whose free callback forgets the context again.  The server
  * creates a new context at start and at each reload, and frees either the
@@ -40,11 +40,14 @@
  * when it started; a session that began before a reload shows the state
  * before the reload.
  *
- * src/certificates.c
+ * src/certs/certificates.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "certs/certs.h"
+#include "common/x509.h"
 
 #include <arpa/inet.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * compat.h
+ * pg_compat.h
  *	  Every PostgreSQL version difference pgtls_audit depends on, in one
  *	  place.  Other files use these macros and never test PG_VERSION_NUM.
  *
@@ -20,7 +20,7 @@
  *	19 (not supported yet, built to watch it): the radius method is gone;
  *		postgres.h no longer includes varatt.h (in its own header since 16).
  *
- * src/compat.h
+ * src/pg_compat.h
  *
  *-------------------------------------------------------------------------
  */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * audit_hooks.c
+ * hooks.c
  *	  Catch every connection attempt and write exactly one audit record
  *	  for it, whatever its outcome.
  *
@@ -20,7 +20,7 @@
  *	   module may use), and a successful attempt never has a reason.  The
  *	   hook only copies into a static buffer: nothing here can allocate or
  *	   fail while core is reporting an error.
- *	3. The ClientHello callback (audit_record.c) says that a TLS handshake
+ *	3. The ClientHello callback (audit/tls.c) says that a TLS handshake
  *	   started, so that a client that completes the handshake and leaves
  *	   without a start-up packet (a TLS scanner, a load balancer's health
  *	   check) is recorded too: core logs nothing for it.
@@ -39,7 +39,7 @@
  * a WARNING and the connection proceeds exactly as it would without the
  * module.  Writing the record cannot use PG_TRY, because in an exit
  * callback errstart() turns an ERROR into FATAL: so that path raises
- * nothing at all (audit_record.c and audit_format.c allocate with
+ * nothing at all (audit/record.c and audit/format.c allocate with
  * MCXT_ALLOC_NO_OOM and report failure by result), and a failure there is
  * a WARNING plus a count in records_dropped.  No catalog access happens
  * anywhere here.
@@ -63,11 +63,17 @@
  * TCP probe) is not an attempt: PostgreSQL logs nothing for it and neither
  * does this module.
  *
- * src/audit_hooks.c
+ * src/audit/hooks.c
  *
  *-------------------------------------------------------------------------
  */
 #include "pgtls_audit.h"
+
+#include "audit/format.h"
+#include "audit/hooks.h"
+#include "audit/record.h"
+#include "audit/tls.h"
+#include "inventory/inventory.h"
 
 #include <signal.h>
 
@@ -179,7 +185,7 @@ report_hook_failure(MemoryContext oldcontext)
 static void
 audit_exit_callback(int code, Datum arg)
 {
-	if (attempt_state == ATTEMPT_NONE && audit_record_tls_handshake_started())
+	if (attempt_state == ATTEMPT_NONE && audit_tls_handshake_started())
 	{
 		/* TLS, then nothing: neither core nor the hook saw this client */
 		attempt_state = ATTEMPT_PENDING;
@@ -472,10 +478,10 @@ audit_emit_log(ErrorData *edata)
 }
 
 /*
- * Called by the ClientHello callback (audit_record.c), in the backend,
- * during the TLS handshake: make sure the exit callback will run.
+ * Called by the ClientHello callback (audit/tls.c), in the backend, during
+ * the TLS handshake: make sure the exit callback will run.
  */
-void
+static void
 audit_hooks_tls_handshake_started(void)
 {
 	ensure_exit_callback();
@@ -488,5 +494,5 @@ audit_hooks_install(void)
 	ClientAuthentication_hook = audit_client_authentication;
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = audit_emit_log;
-	audit_install_tls_init_hook();
+	audit_install_tls_init_hook(audit_hooks_tls_handshake_started);
 }

@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * record.h
+ *	  The audit record of one connection attempt, and how it is filled from
+ *	  the Port and the TLS session (audit/record.c).
+ *
+ * src/audit/record.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGTLS_AUDIT_RECORD_H
+#define PGTLS_AUDIT_RECORD_H
+
+#include "pgtls_audit.h"
+
+#include "datatype/timestamp.h"
+
+/* Stage of the connection attempt at which its outcome was decided. */
+typedef enum AuditEvent
+{
+	AUDIT_EVENT_HANDSHAKE,		/* TLS handshake or start-up packet */
+	AUDIT_EVENT_AUTH,			/* pg_hba.conf matching and authentication */
+	AUDIT_EVENT_AUTHORIZATION,	/* after authentication: role, database */
+	AUDIT_EVENT_ESTABLISHED		/* session started */
+} AuditEvent;
+
+typedef enum AuditOutcome
+{
+	AUDIT_OUTCOME_SUCCESS,
+	AUDIT_OUTCOME_FAILED,		/* authentication or start-up failed */
+	AUDIT_OUTCOME_REJECTED,		/* refused by pg_hba.conf before any method */
+	AUDIT_OUTCOME_ABORTED		/* client went away before finishing */
+} AuditOutcome;
+
+typedef enum AuditPolicy
+{
+	AUDIT_POLICY_UNKNOWN,		/* no completed TLS session and no plaintext */
+	AUDIT_POLICY_OK,
+	AUDIT_POLICY_PLAINTEXT,
+	AUDIT_POLICY_BELOW_MIN_PROTOCOL
+} AuditPolicy;
+
+/*
+ * One connection attempt.  Strings live in the record's memory context
+ * (audit/record.c); NULL means unknown.  Numbers use -1 for unknown.
+ */
+typedef struct AuditRecord
+{
+	AuditEvent	event;
+	AuditOutcome outcome;
+	char	   *reason;			/* the server's own message, if any */
+	char		sqlstate[6];	/* SQLSTATE of that message, "" if none */
+	TimestampTz ts;
+	int			pid;
+	char	   *remote_host;
+	char	   *remote_port;
+	char	   *user_name;
+	char	   *database_name;
+	char	   *application_name;
+	bool		ssl;
+	bool		gss_encrypted;
+	char	   *protocol;
+	char	   *cipher;
+	int			bits;
+	int			alpn;			/* 1/0, -1 unknown (before PG 17) */
+	bool		client_cert_present;
+	char	   *client_dn;
+	char	   *issuer_dn;
+	char	   *client_serial;	/* decimal, as pg_stat_ssl */
+	char	   *client_serial_hex;
+	bool		has_not_after;
+	TimestampTz client_not_after;
+	char	   *client_fingerprint;	/* SHA-256, lowercase hex */
+	char	   *hba_file;
+	int			hba_line;		/* 0 when no line matched */
+	char	   *auth_method;
+	char	   *identity;
+	AuditPolicy policy;
+	bool		capture_failed; /* a value could not be copied (no memory) */
+} AuditRecord;
+
+extern void audit_record_context_init(void);
+extern MemoryContext audit_record_context(void);
+extern void *audit_record_alloc(AuditRecord *rec, Size size);
+extern bool audit_record_init(AuditRecord *rec, Port *port);
+extern void audit_record_capture_port(AuditRecord *rec, Port *port);
+extern void audit_record_capture_failed_cert(AuditRecord *rec);
+extern void audit_record_set_reason(AuditRecord *rec, const char *reason,
+									int sqlerrcode);
+extern void audit_record_finish_policy(AuditRecord *rec);
+extern const char *audit_event_name(AuditEvent event);
+extern const char *audit_outcome_name(AuditOutcome outcome);
+extern const char *audit_policy_name(AuditPolicy policy);
+
+#endif							/* PGTLS_AUDIT_RECORD_H */

@@ -1,0 +1,176 @@
+/*-------------------------------------------------------------------------
+ *
+ * tls.c
+ *	  The TLS-context hook of the audit: a ClientHello callback set on the
+ *	  server's TLS context through openssl_tls_init_hook, which marks the
+ *	  connection as a TLS attempt and wraps its certificate verification.
+ *
+ * When the handshake itself fails on certificate verification, the server
+ * never gets a peer certificate.  For that case the ClientHello callback
+ * wraps the connection's own certificate verification callback (core's
+ * verify_cb, or whatever is set there): the wrapper calls it, never
+ * changes its result, and keeps a reference to the leaf certificate when
+ * verification fails, so that the record of the failed attempt still
+ * names it (audit_tls_failed_peer_cert).  The ClientHello callback also
+ * tells the hooks that a TLS handshake started (the on_client_hello
+ * callback given at install), for clients that complete the handshake and
+ * leave without a start-up packet.
+ *
+ * OpenSSL keeps one ClientHello callback per context and offers no way to
+ * read it back, so it cannot be chained: when another module also hooks
+ * the TLS initialization, pgtls_audit installs its callback first, lets
+ * the other module's hook run after it (so a callback of theirs wins), and
+ * says so in a WARNING at server start.
+ *
+ * src/audit/tls.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include <dlfcn.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "audit/tls.h"
+#include "certs/certs.h"
+#include "libpq/auth.h"
+
+/* The client certificate whose verification failed in this backend. */
+static X509 *failed_peer_cert = NULL;
+static int	failed_peer_error = X509_V_OK;
+
+/* Set by the ClientHello callback: this backend's client started TLS. */
+static bool tls_handshake_started = false;
+
+/* Told about each ClientHello (audit/hooks.c) */
+static void (*client_hello_notify) (void) = NULL;
+
+static openssl_tls_init_hook_typ prev_openssl_tls_init_hook = NULL;
+
+bool
+audit_tls_handshake_started(void)
+{
+	return tls_handshake_started;
+}
+
+void *
+audit_tls_failed_peer_cert(int *verify_error)
+{
+	*verify_error = failed_peer_error;
+	return failed_peer_cert;
+}
+
+/* The verification callback the connection had before ours (core's). */
+static int	audit_verify_ex_index = -1;
+
+/*
+ * Per-certificate verification wrapper, set on each connection by the
+ * ClientHello callback.  It calls the callback the connection had (so core
+ * still logs what it logs), never changes the result, and remembers the
+ * leaf certificate when verification fails.
+ */
+static int
+audit_verify_callback(int ok, X509_STORE_CTX *ctx)
+{
+	SSL		   *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL_verify_cb prev = NULL;
+
+	if (ssl != NULL && audit_verify_ex_index >= 0)
+		prev = (SSL_verify_cb) SSL_get_ex_data(ssl, audit_verify_ex_index);
+	if (prev != NULL)
+		ok = prev(ok, ctx);
+
+	if (!ok && failed_peer_cert == NULL)
+	{
+		X509	   *cert = X509_STORE_CTX_get0_cert(ctx);
+
+		if (cert != NULL && X509_up_ref(cert) == 1)
+		{
+			failed_peer_cert = cert;
+			failed_peer_error = X509_STORE_CTX_get_error(ctx);
+		}
+	}
+	return ok;
+}
+
+/*
+ * Runs in the backend, once per ClientHello (twice after a
+ * HelloRetryRequest), before certificates are exchanged.  Never fails the
+ * handshake: it always returns SSL_CLIENT_HELLO_SUCCESS.
+ */
+static int
+audit_client_hello_callback(SSL *ssl, int *alert, void *arg)
+{
+	SSL_verify_cb current = SSL_get_verify_callback(ssl);
+
+	tls_handshake_started = true;
+	if (client_hello_notify)
+		client_hello_notify();
+
+	if (current != audit_verify_callback && audit_verify_ex_index >= 0 &&
+		SSL_set_ex_data(ssl, audit_verify_ex_index, (void *) current) == 1)
+		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), audit_verify_callback);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Name of the shared object holding a function, for the start-up WARNING. */
+static const char *
+module_of(void *fn)
+{
+	Dl_info		info;
+
+	if (fn != NULL && dladdr(fn, &info) != 0 && info.dli_fname != NULL)
+		return info.dli_fname;
+	return "unknown";
+}
+
+static void
+audit_openssl_tls_init(SSL_CTX *context, bool isServerStart)
+{
+	Dl_info		prev_info,
+				core_info;
+	bool		prev_is_module;
+
+	if (audit_verify_ex_index < 0)
+		audit_verify_ex_index = SSL_get_ex_new_index(0, "pgtls_audit verify callback",
+													 NULL, NULL, NULL);
+	SSL_CTX_set_client_hello_cb(context, audit_client_hello_callback, NULL);
+
+	/*
+	 * Core's own hook lives in the server executable; any other previous
+	 * hook belongs to another module, whose TLS set-up may replace our
+	 * ClientHello callback (OpenSSL has one slot and no getter).  Run it
+	 * after ours so that it wins, and say so once at start.
+	 */
+	prev_is_module = prev_openssl_tls_init_hook != NULL &&
+		dladdr((void *) prev_openssl_tls_init_hook, &prev_info) != 0 &&
+		dladdr((void *) ClientAuthentication, &core_info) != 0 &&
+		prev_info.dli_fbase != core_info.dli_fbase;
+	if (isServerStart && prev_is_module)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("another module also hooks TLS initialization: %s",
+						module_of((void *) prev_openssl_tls_init_hook)),
+				 errdetail("OpenSSL allows one ClientHello callback per context; if that module installs one, pgtls_audit no longer records the certificates of failed handshakes or TLS-only probes."),
+				 errhint("Load pgtls_audit last in shared_preload_libraries, or check that module's documentation.")));
+	if (isServerStart && openssl_tls_init_hook != audit_openssl_tls_init)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a module loaded after pgtls_audit hooks TLS initialization: %s",
+						module_of((void *) openssl_tls_init_hook)),
+				 errdetail("OpenSSL allows one ClientHello callback per context; if that module installs one, pgtls_audit no longer records the certificates of failed handshakes or TLS-only probes.")));
+
+	if (prev_openssl_tls_init_hook)
+		prev_openssl_tls_init_hook(context, isServerStart);
+	/* remember the context, to tell which certificate is served */
+	certificates_tls_init(context);
+}
+
+void
+audit_install_tls_init_hook(void (*on_client_hello) (void))
+{
+	client_hello_notify = on_client_hello;
+	prev_openssl_tls_init_hook = openssl_tls_init_hook;
+	openssl_tls_init_hook = audit_openssl_tls_init;
+}
