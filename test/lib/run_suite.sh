@@ -44,6 +44,17 @@ f=$(grep -c '^not ok ' "$out" || true)
 echo "exports: $p passed, $f failed, 0 skipped" | tee -a "$summary"
 pass=$((pass + p)); fail=$((fail + f))
 
+# ---- the source layout: no include cycle, dependencies down the folders
+echo "== source layout"
+out=$work/layout.out
+perl test/lib/check_layout.pl "$work/src" "$("$bindir/pg_config" --includedir-server)" >"$out" 2>&1
+cat "$out"
+p=$(grep -c '^ok ' "$out" || true)
+f=$(grep -c '^not ok ' "$out" || true)
+[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+echo "layout: $p passed, $f failed, 0 skipped" | tee -a "$summary"
+pass=$((pass + p)); fail=$((fail + f))
+
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"
 source test/lib/cluster.sh
