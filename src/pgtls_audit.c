@@ -78,13 +78,10 @@ static const struct config_enum_entry inject_failure_options[] = {
 
 void		_PG_init(void);
 
-void
-_PG_init(void)
+/* The settings of the audit record: what is written, how, and the policy */
+static void
+define_record_settings(void)
 {
-	/*
-	 * Settings are defined in every case so that SHOW and pg_settings work
-	 * even where the module is only loaded by CREATE EXTENSION.
-	 */
 	DefineCustomBoolVariable("pgtls_audit.log_connections",
 							 "Writes an audit record for each successful connection.",
 							 NULL,
@@ -132,7 +129,12 @@ _PG_init(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+}
 
+/* Settings that exist only to test the module's own failure handling */
+static void
+define_debug_settings(void)
+{
 	DefineCustomEnumVariable("pgtls_audit.debug_inject_failure",
 							 "Makes the connection hooks fail internally (for testing only).",
 							 "hook: an ERROR in the authentication hook; record: a failure while writing the record, also in the exit callback; on: both.  Proves that an internal failure becomes a WARNING and a counted drop, never a refused login.",
@@ -151,7 +153,17 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_NOT_IN_SAMPLE | GUC_UNIT_MS,
 							NULL, NULL, NULL);
+}
 
+void
+_PG_init(void)
+{
+	/*
+	 * Settings are defined in every case so that SHOW and pg_settings work
+	 * even where the module is only loaded by CREATE EXTENSION.
+	 */
+	define_record_settings();
+	define_debug_settings();
 	certificates_define_settings();
 
 	if (!process_shared_preload_libraries_in_progress)
