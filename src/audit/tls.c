@@ -16,6 +16,12 @@
  * callback given at install), for clients that complete the handshake and
  * leave without a start-up packet.
  *
+ * A message callback keeps the connection's first ClientHello as raw bytes
+ * (audit_tls_client_hello): it runs inside the handshake, so it only
+ * copies into a fixed per-backend buffer; audit/offer.c parses it when the
+ * record is captured.  A HelloRetryRequest makes the client send a second
+ * ClientHello: only the first is kept.  Core sets no message callback.
+ *
  * OpenSSL keeps one ClientHello callback per context and offers no way to
  * read it back, so it cannot be chained: when another module also hooks
  * the TLS initialization, pgtls_audit installs its callback first, lets
@@ -42,6 +48,17 @@ static int	failed_peer_error = X509_V_OK;
 
 /* Set by the ClientHello callback: this backend's client started TLS. */
 static bool tls_handshake_started = false;
+
+/*
+ * The first ClientHello of this connection, as the message callback saw
+ * it.  16 kB holds any ClientHello seen in practice (one with a
+ * post-quantum key share is about 1.8 kB); a longer one is not kept
+ * (hello_too_long), and its fields stay unknown.
+ */
+#define CLIENT_HELLO_BUFSIZE (16 * 1024)
+static uint8 client_hello[CLIENT_HELLO_BUFSIZE];
+static size_t client_hello_len = 0;
+static bool client_hello_too_long = false;
 
 /* Told about each ClientHello (audit/hooks.c) */
 static void (*client_hello_notify) (void) = NULL;
@@ -114,6 +131,40 @@ audit_client_hello_callback(SSL *ssl, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/*
+ * Message callback: keep the first ClientHello received.  Runs for every
+ * protocol message of the handshake; costs one comparison for the others.
+ */
+static void
+audit_msg_callback(int write_p, int version, int content_type,
+				   const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	const uint8 *msg = buf;
+
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 4 ||
+		msg[0] != SSL3_MT_CLIENT_HELLO || client_hello_len > 0 ||
+		client_hello_too_long)
+		return;
+	if (len > sizeof(client_hello))
+	{
+		client_hello_too_long = true;
+		return;
+	}
+	memcpy(client_hello, msg, len);
+	client_hello_len = len;
+}
+
+/*
+ * The first ClientHello of this connection (one handshake message, from
+ * its type byte), or NULL when none was received or it was too long.
+ */
+const uint8 *
+audit_tls_client_hello(size_t *len)
+{
+	*len = client_hello_len;
+	return client_hello_len > 0 ? client_hello : NULL;
+}
+
 /* Name of the shared object holding a function, for the start-up WARNING. */
 static const char *
 module_of(void *fn)
@@ -136,6 +187,7 @@ audit_openssl_tls_init(SSL_CTX *context, bool isServerStart)
 		audit_verify_ex_index = SSL_get_ex_new_index(0, "pgtls_audit verify callback",
 													 NULL, NULL, NULL);
 	SSL_CTX_set_client_hello_cb(context, audit_client_hello_callback, NULL);
+	SSL_CTX_set_msg_callback(context, audit_msg_callback);
 
 	/*
 	 * Core's own hook lives in the server executable; any other previous

@@ -24,4 +24,10 @@ extern bool audit_tls_handshake_started(void);
  */
 extern void *audit_tls_failed_peer_cert(int *verify_error);
 
+/*
+ * The first ClientHello this backend received (one handshake message, from
+ * its type byte), or NULL; *len gets its length.
+ */
+extern const uint8 *audit_tls_client_hello(size_t *len);
+
 #endif							/* PGTLS_AUDIT_TLS_H */
