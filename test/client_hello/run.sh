@@ -145,14 +145,18 @@ expect openssl_default "parses, offers TLSv1.3, no SNI" \
 expect openssl_sni_alpn "SNI db.example.com, ALPN h2,http/1.1 (JA4 d, h2)" \
 	bash -c '[ "$0" = "yes \"db.example.com\" (extension present)" ] && [ "$1" = "\"h2\" \"http/1.1\"" ] && [[ "$2" == t13d????h2_* ]]' \
 	"$(field openssl_sni_alpn sni)" "$(field openssl_sni_alpn alpn)" "$(ja4 openssl_sni_alpn)"
-expect openssl_tls12_two_suites "TLS 1.2 only, the two suites and the SCSV, ALPN postgresql" \
-	bash -c '[ "$0" = "c02f c030 00ff" ] && [ -z "$1" ] && [[ "$2" == t12d03??pl_* ]]' \
-	"$(field openssl_tls12_two_suites ciphers)" "$(field openssl_tls12_two_suites versions)" "$(ja4 openssl_tls12_two_suites)"
+# (OpenSSL 3.0 signals secure renegotiation with the SCSV 00ff, 3.5 with
+# the renegotiation_info extension ff01)
+expect openssl_tls12_two_suites "TLS 1.2 only, the two suites (and the SCSV or ff01), ALPN postgresql" \
+	bash -c '[ -z "$1" ] && { { [ "$0" = "c02f c030 00ff" ] && [[ "$2" == t12d03??pl_* ]]; } ||
+		{ [ "$0" = "c02f c030" ] && [[ "$2" == t12d02??pl_* ]] && [[ " $3 " == *" ff01 "* ]]; }; }' \
+	"$(field openssl_tls12_two_suites ciphers)" "$(field openssl_tls12_two_suites versions)" "$(ja4 openssl_tls12_two_suites)" \
+	"$(field openssl_tls12_two_suites extensions)"
 expect openssl_tls11_seclevel0 "TLS 1.1 only (legacy version, no supported_versions)" \
 	bash -c '[ "$0" = TLSv1.1 ] && [ -z "$1" ] && [[ "$2" == t11i* ]]' \
 	"$(field openssl_tls11_seclevel0 legacy_version)" "$(field openssl_tls11_seclevel0 versions)" "$(ja4 openssl_tls11_seclevel0)"
 expect openssl_tls13_only "TLS 1.3 only, one suite, groups X448 then P-256, key share X448, two sigalgs" \
-	bash -c '[ "$0" = TLSv1.3 ] && [ "$1" = "1302 00ff" ] && [ "$2" = "001e 0017" ] && [ "$3" = 001e ] && [ "$4" = "0807 0804" ]' \
+	bash -c '[ "$0" = TLSv1.3 ] && [[ "$1" == "1302" || "$1" == "1302 00ff" ]] && [ "$2" = "001e 0017" ] && [ "$3" = 001e ] && [ "$4" = "0807 0804" ]' \
 	"$(field openssl_tls13_only versions)" "$(field openssl_tls13_only ciphers)" "$(field openssl_tls13_only groups)" \
 	"$(field openssl_tls13_only keyshares)" "$(field openssl_tls13_only sigalgs)"
 expect openssl_alpn_nonalnum "first ALPN value _pg_: JA4 takes hex digits 5f" \
@@ -163,6 +167,14 @@ expect libpq_ip "libpq to an IP address: no SNI" \
 	bash -c '[ "$0" = "no \"\" (extension absent)" ] && [[ "$1" == t13i* ]]' "$(field libpq_ip sni)" "$(ja4 libpq_ip)"
 expect libpq_hostname "libpq to localhost: SNI localhost" \
 	bash -c '[ "$0" = "yes \"localhost\" (extension present)" ] && [[ "$1" == t13d* ]]' "$(field libpq_hostname sni)" "$(ja4 libpq_hostname)"
+# OpenSSL 3.5 offers the hybrid post-quantum group X25519MLKEM768 (0x11ec)
+# first, with a key share
+case "$(openssl version | cut -d' ' -f2)" in
+	3.[0-4].*|1.*) ;;
+	*) expect openssl_default "OpenSSL 3.5+: X25519MLKEM768 (11ec) first group and key share" \
+		bash -c '[[ "$0" == "11ec "* ]] && [[ " $1 " == *" 11ec "* ]]' \
+		"$(field openssl_default groups)" "$(field openssl_default keyshares)" ;;
+esac
 if [ "$want_caps" -eq 10 ]; then
 	expect libpq_direct "direct TLS of libpq $psqlv: ALPN postgresql" \
 		bash -c '[ "$0" = "\"postgresql\"" ] && [[ "$1" == t13d????pl_* ]]' "$(field libpq_direct alpn)" "$(ja4 libpq_direct)"
