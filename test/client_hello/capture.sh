@@ -2,9 +2,10 @@
 # test/client_hello/capture.sh CAPTURE_TOOL OUTDIR PORT: real ClientHello
 # messages from this machine's openssl s_client and libpq (psql), each saved
 # as OUTDIR/NAME.bin by test/client_hello/hello_capture.c listening on
-# 127.0.0.1:PORT.  Used to make the seed corpus (test/fuzz/corpus/, with
-# OpenSSL 3.0 and libpq 15 of Debian 12) and, by test/client_hello/run.sh,
-# to capture afresh from whatever openssl and libpq the machine has.
+# 127.0.0.1:PORT.  Used to make the seed corpus (test/fuzz/corpus/: OpenSSL
+# 3.0 and libpq 15 of Debian 12, and trixie_* from OpenSSL 3.5 and libpq 17
+# of Debian 13, the PostgreSQL 17 root) and, by test/client_hello/run.sh, to
+# capture afresh from whatever openssl and libpq the machine has.
 # Prints the names captured; a client that sent nothing is reported on
 # stderr and missing from OUTDIR.
 set -uo pipefail

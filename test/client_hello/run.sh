@@ -191,7 +191,7 @@ fi
 files=("$seeds"/*.bin)
 for name in $(cat "$work/captured.txt"); do files+=("$fresh/$name.bin"); done
 if [ "$tshark_ok" = yes ]; then
-	tv=$(tshark --version 2>/dev/null | head -n 1)
+	tv="tshark $(tshark --version 2>/dev/null | sed -n '1s/^TShark (Wireshark) \([0-9.]*[0-9]\).*/\1/p')"
 	"$work/hello_dump" --pcap "$work/hellos.pcap" "${files[@]}"
 	tshark -n -r "$work/hellos.pcap" -T fields -e frame.number -e tls.handshake.ja4 \
 		-e tls.handshake.ja4_r >"$work/tshark.out" 2>"$work/tshark.err"

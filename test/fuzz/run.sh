@@ -67,8 +67,11 @@ args=(-max_total_time="$secs" -print_final_stats=1 -max_len=65536 -timeout=10
 (cd "$out" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	./fuzz_client_hello "${args[@]}" corpus "$here/test/fuzz/corpus") >"$out/fuzz.log" 2>&1
 rc=$?
+# with -jobs, each job logs to fuzz-N.log: count executions there only
+logs=("$out/fuzz.log")
+[ "$jobs" -gt 1 ] && logs=("$out"/fuzz-*.log)
+execs=$(cat "${logs[@]}" | grep -o 'stat::number_of_executed_units: *[0-9]*' | awk '{s += $2} END {print s + 0}')
 [ "$jobs" -gt 1 ] && cat "$out"/fuzz-*.log >>"$out/fuzz.log" 2>/dev/null
-execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/fuzz.log" | awk '{s += $2} END {print s + 0}')
 crashes=$(ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | wc -l)
 ncorpus=$(ls "$out/corpus" | wc -l)
 if [ $rc -eq 0 ] && [ "$crashes" -eq 0 ] && [ "$execs" -gt 0 ]; then
