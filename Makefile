@@ -20,6 +20,7 @@ OBJS = \
 	src/common/findings_list.o \
 	src/common/settings.o \
 	src/common/x509.o \
+	src/audit/client_hello.o \
 	src/audit/format.o \
 	src/audit/hooks.o \
 	src/audit/record.o \

@@ -2,7 +2,8 @@
 # run_suite.sh WORKDIR PGVERSION: the test suite proper, run by test/run as
 # the postgres user in a private copy of the tree.  Generates the PKI,
 # checks the symbols of the installed libraries, the extension's and the
-# test-only cost probe's (test/lib/check_exports.sh), starts a TLS cluster for
+# test-only cost probe's (test/lib/check_exports.sh), runs the ClientHello
+# parser's own tests (test/client_hello/run.sh), starts a TLS cluster for
 # pg_regress (stopped on any exit), runs pg_regress and every TAP test in
 # test/t, and writes test-summary.txt whose last line
 # is "N passed, N failed, N skipped" (one count per pg_regress test and
@@ -54,6 +55,24 @@ f=$(grep -c '^not ok ' "$out" || true)
 [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
 echo "layout: $p passed, $f failed, 0 skipped" | tee -a "$summary"
 pass=$((pass + p)); fail=$((fail + f))
+
+# ---- the ClientHello parser and JA4, compiled outside the server: unit
+# tests, the seeds' expected fields, fresh captures, JA4 against tshark's
+# (a skip without tshark 4.2+), a short fuzz run (a skip without libFuzzer)
+echo "== ClientHello parser and JA4"
+out=$work/client_hello.out
+PGTLS_HELLO_PORT=${PGTLS_HELLO_PORT:-$((55700 + v))} \
+	bash test/client_hello/run.sh "$work/test/tmp/client_hello" >"$out" 2>&1
+rc=$?
+grep -v '^ok [0-9]* - unit: ' "$out"
+p=$(grep '^ok ' "$out" | grep -vc '^ok [0-9]* # skip' || true)
+s=$(grep -c '^ok [0-9]* # skip' "$out" || true)
+f=$(grep -c '^not ok ' "$out" || true)
+[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+echo "client_hello: $p passed, $f failed, $s skipped" | tee -a "$summary"
+grep '^ok [0-9]* # skip' "$out" | sed 's/^/  client_hello: /'
+pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"
