@@ -190,6 +190,43 @@ put_bool(RecordWriter *w, const char *key, int value)
 	put_cstr(w, value < 0 ? "null" : (value ? "true" : "false"));
 }
 
+/*
+ * A list stored as comma-separated text (audit/offer.c): a JSON array of
+ * strings, or in text one quoted string with the values comma-separated.
+ */
+static void
+put_list(RecordWriter *w, const char *key, const char *value)
+{
+	const char *p;
+
+	if (value == NULL || w->format != AUDIT_FORMAT_JSON)
+	{
+		put_string(w, key, value);
+		return;
+	}
+	put_key(w, key);
+	put_bytes(w, "[", 1);
+	p = value;
+	while (*p)
+	{
+		const char *end = strchr(p, ',');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+		char		item[256];
+
+		/* list items are short names; a longer one is cut, never overrun */
+		n = Min(n, sizeof(item) - 1);
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (p != value)
+			put_bytes(w, ",", 1);
+		append_quoted(w, item);
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	put_bytes(w, "]", 1);
+}
+
 static void
 put_timestamp(RecordWriter *w, const char *key, bool known, TimestampTz ts)
 {
@@ -242,6 +279,12 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 	put_string(w, "auth_method", rec->auth_method);
 	put_string(w, "identity", rec->identity);
 	put_string(w, "policy", audit_policy_name(rec->policy));
+	put_string(w, "sni", rec->sni);
+	put_list(w, "offered_versions", rec->offered_versions);
+	put_list(w, "offered_ciphers", rec->offered_ciphers);
+	put_list(w, "offered_groups", rec->offered_groups);
+	put_list(w, "offered_alpn", rec->offered_alpn);
+	put_string(w, "ja4", rec->ja4);
 	if (w->format == AUDIT_FORMAT_JSON)
 		put_bytes(w, "}", 1);
 }

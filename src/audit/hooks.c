@@ -71,6 +71,7 @@
 
 #include "audit/format.h"
 #include "audit/hooks.h"
+#include "audit/offer.h"
 #include "audit/record.h"
 #include "audit/tls.h"
 #include "inventory/inventory.h"
@@ -311,6 +312,8 @@ record_attempt(void)
 	{
 		/* log-driven attempt: the Port is still intact at this point */
 		audit_record_init(&attempt, MyProcPort);
+		if (MyProcPort != NULL)
+			audit_offer_capture(&attempt, MyProcPort->ssl);
 		attempt_port_captured = true;
 	}
 	else if (logged_ssl_accept_failure)
@@ -389,6 +392,7 @@ audit_client_authentication(Port *port, int status)
 	{
 		maybe_inject_hook_failure();
 		audit_record_init(&attempt, port);
+		audit_offer_capture(&attempt, port->ssl);
 		attempt_port_captured = true;
 		attempt_hook_called = true;
 		attempt_auth_status = status;

@@ -76,6 +76,13 @@ typedef struct AuditRecord
 	char	   *auth_method;
 	char	   *identity;
 	AuditPolicy policy;
+	/* what the ClientHello offered (audit/offer.c); lists comma-separated */
+	char	   *sni;
+	char	   *offered_versions;
+	char	   *offered_ciphers;
+	char	   *offered_groups;
+	char	   *offered_alpn;
+	char	   *ja4;
 	bool		capture_failed; /* a value could not be copied (no memory) */
 } AuditRecord;
 

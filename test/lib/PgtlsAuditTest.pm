@@ -184,7 +184,7 @@ sub record_keys
 	my $str = qr/"(?:[^"\\]|\\.)*"/;
 	if ($line =~ s/^\{//)
 	{
-		while ($line =~ s/^"([a-z0-9_]+)":(?:$str|[^,}"]+)([,}])//)
+		while ($line =~ s/^"([a-z0-9_]+)":(?:$str|\[(?:$str(?:,$str)*)?\]|[^,}"\[]+)([,}])//)
 		{
 			push @keys, $1;
 			last if $2 eq '}';

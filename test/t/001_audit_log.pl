@@ -64,9 +64,9 @@ my @documented_fields;
 {
 	my $readme = slurp_text(srcdir() . '/README.md');
 	my ($section) = $readme =~ /\n## The audit record\n(.*?)\n## /s;
-	@documented_fields = $section =~ /^\| `([a-z0-9_]+)` \| (?:int|string|bool) \|/mg;
+	@documented_fields = $section =~ /^\| `([a-z0-9_]+)` \| (?:int|string|bool|list) \|/mg;
 }
-is(scalar(@documented_fields), 30, 'the README documents the 30 record fields');
+is(scalar(@documented_fields), 36, 'the README documents the 36 record fields');
 
 # The raw record lines written since $off: each carries every documented
 # field, in the documented order.
@@ -115,6 +115,37 @@ sub check_common
 	}
 }
 
+# A list field as an array reference, whichever the format (JSON array, or
+# comma-separated text); undef for null.
+sub list_of
+{
+	my ($v) = @_;
+	return undef unless defined $v;
+	return $v if ref $v eq 'ARRAY';
+	return [ split /,/, $v ];
+}
+
+# What libpq offers (as the record must show it): TLS 1.3 and 1.2 by
+# default (ssl_min_protocol_version TLSv1.2), ALPN "postgresql" from 17
+my $alpn_ja4 = $server_version >= 170000 ? 'pl' : '00';
+my $alpn_list = $server_version >= 170000 ? ['postgresql'] : undef;
+
+sub check_offer
+{
+	my ($label, $r, %e) = @_;
+	my $ciphers = list_of($r->{offered_ciphers}) // [];
+	is($r->{sni}, $e{sni}, "$label: sni");
+	is_deeply(list_of($r->{offered_versions}), $e{versions}, "$label: offered_versions");
+	is_deeply(list_of($r->{offered_alpn}), $e{alpn}, "$label: offered_alpn");
+	ok((grep { $_ eq $e{cipher} } @$ciphers), "$label: the negotiated suite was offered")
+	  if $e{cipher};
+	ok(!(grep { /^0x[0-9a-f]{2}([0-9a-f])\1$/ && hex($_) % 0x1010 == 0x0a0a } @$ciphers),
+		"$label: no GREASE in the list");
+	my $nc = sprintf('%02d', scalar @$ciphers);
+	like($r->{ja4} // '', qr/^$e{ja4_prefix}${nc}\d\d$e{ja4_alpn}_[0-9a-f]{12}_[0-9a-f]{12}$/,
+		"$label: ja4 ($e{ja4_prefix}, $nc suites offered)");
+}
+
 sub ssl_row
 {
 	my ($res) = @_;
@@ -149,6 +180,8 @@ sub run_battery
 	is($s->{version}, 'TLSv1.3', "$format tls13: pg_stat_ssl agrees");
 	is($r->{alpn}, $alpn_expected, "$format tls13: alpn");
 	is($r->{ssl}, JSON::PP::true, "$format tls13: ssl true");
+	check_offer("$format tls13", $r, sni => undef, versions => [ 'TLSv1.3', 'TLSv1.2' ],
+		alpn => $alpn_list, cipher => $s->{cipher}, ja4_prefix => 't13i', ja4_alpn => $alpn_ja4);
 
 	# --- direct TLS (PostgreSQL 17+: no SSLRequest, ALPN required)
 	SKIP:
@@ -171,6 +204,8 @@ sub run_battery
 		cipher => $s->{cipher}, bits => $s->{bits}, policy => 'ok');
 	is($s->{version}, 'TLSv1.2', "$format tls12: pg_stat_ssl agrees");
 	like($r->{cipher}, qr/^ECDHE-/, "$format tls12: a TLS 1.2 suite");
+	check_offer("$format tls12", $r, sni => undef, versions => ['TLSv1.2'],
+		alpn => $alpn_list, cipher => $s->{cipher}, ja4_prefix => 't12i', ja4_alpn => $alpn_ja4);
 
 	# --- client certificate login (cert method); PostgreSQL records the
 	# certificate's DN as the authenticated identity of cert auth
@@ -224,7 +259,9 @@ sub run_battery
 		outcome => 'success', event => 'established', pid => $res->{stdout},
 		ssl => JSON::PP::false, protocol => undef, cipher => undef,
 		bits => undef, policy => 'plaintext', hba_line => $line{nossl},
-		auth_method => 'scram-sha-256');
+		auth_method => 'scram-sha-256', sni => undef, offered_versions => undef,
+		offered_ciphers => undef, offered_groups => undef, offered_alpn => undef,
+		ja4 => undef);
 
 	# --- wrong password: hook sees ERROR, then FATAL; still one record
 	($res, $r) = one_attempt("$format wrong password", user => 'regress_alice',
@@ -301,6 +338,9 @@ sub run_battery
 			event => 'handshake', outcome => 'failed', sqlstate => '08P01',
 			reason => 'could not accept SSL connection: unsupported protocol',
 			ssl => JSON::PP::true, protocol => undef, user => undef);
+		# what the refused client offered is still recorded
+		check_offer("$format tls1.1", $recs[0] // {}, sni => undef, versions => ['TLSv1.1'],
+			alpn => undef, ja4_prefix => 't11i', ja4_alpn => '00');
 	}
 
 	# --- client gives up during authentication (no password to send)

@@ -17,7 +17,7 @@ use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
 
 my $pki = pki();
-my $node = tls_node('refusals');
+my $node = tls_node('refusals', extra_conf => "pgtls_audit.log_format = 'json'\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
 
 # Exactly one record since $off; returns it.
@@ -89,6 +89,22 @@ my $serial = slurp_text("$pki/client_regress_cert_user.serial") =~ s/\s+$//r;
 check('TLS 1.2 probe with a certificate', $r, event => 'handshake', outcome => 'aborted',
 	protocol => 'TLSv1.2', client_cert => JSON::PP::true, client_serial => $serial,
 	issuer_dn => 'CN=pgtls_audit Test Intermediate CA');
+
+# what a probe offered: server name, ALPN, TLS 1.2 only with two suites
+$off = log_offset($node);
+$out = s_client($node, '-servername', 'db.example.com', '-alpn', 'postgresql,x-test',
+	'-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384');
+$r = only_record($node, $off, 'probe with SNI and ALPN');
+check('probe with SNI and ALPN', $r, sni => 'db.example.com', protocol => 'TLSv1.2',
+	ja4 => qr/^t12d03\d\dpl_[0-9a-f]{12}_[0-9a-f]{12}$/);
+is_deeply($r->{offered_alpn}, [ 'postgresql', 'x-test' ], 'probe with SNI and ALPN: offered_alpn');
+is_deeply($r->{offered_versions}, ['TLSv1.2'], 'probe with SNI and ALPN: offered_versions');
+is_deeply($r->{offered_ciphers},
+	[ 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'TLS_EMPTY_RENEGOTIATION_INFO_SCSV' ],
+	'probe with SNI and ALPN: offered_ciphers, in its order, with the SCSV OpenSSL adds');
+ok(scalar(@{ $r->{offered_groups} // [] }) > 0
+	  && !(grep { !/^(x25519|x448|secp\d+r1|ffdhe\d+|X25519MLKEM768|SecP\d+r1MLKEM\d+|0x[0-9a-f]{4})$/i } @{ $r->{offered_groups} }),
+	'probe with SNI and ALPN: offered_groups are group names') or diag explain $r->{offered_groups};
 
 # a bare TCP connection that sends nothing is no attempt
 $off = log_offset($node);
