@@ -4,7 +4,8 @@
  *	  server_key_check(): the private key in ssl_key_file checked as the
  *	  server checks it at start (present, owner and mode, readable, not
  *	  protected by a passphrase, matching the certificate), without ever
- *	  showing key material.
+ *	  showing key material.  The key file rules and the key reader are
+ *	  also those of the findings (config/ssl_checks.c).
  *
  * src/certs/key_check.c
  *
@@ -13,6 +14,7 @@
 #include "pgtls_audit.h"
 
 #include "certs/cert_info.h"
+#include "certs/key_check.h"
 #include "certs/parse.h"
 #include "common/files.h"
 #include "common/settings.h"
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -39,11 +42,62 @@
  */
 #define KC_NCOLS 12
 
+/* Never prompt for a passphrase: report the key as encrypted instead */
 static int
 no_passphrase_cb(char *buf, int size, int rwflag, void *userdata)
 {
 	*(bool *) userdata = true;
 	return -1;
+}
+
+/*
+ * The rules of the server's check_ssl_key_file_permissions()
+ * (be-secure-common.c) for the file st describes, checked in this order.
+ */
+KeyFilePermission
+key_file_permission(const struct stat *st)
+{
+	uid_t		me = geteuid();
+
+	if (!S_ISREG(st->st_mode))
+		return KEY_FILE_NOT_REGULAR;
+	if (st->st_uid != me && st->st_uid != 0)
+		return KEY_FILE_BAD_OWNER;
+	if ((st->st_uid == me && (st->st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st->st_uid == 0 && (st->st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+		return KEY_FILE_GROUP_WORLD_ACCESS;
+	return KEY_FILE_OK;
+}
+
+/*
+ * The PEM private key in the file at path, read through fd.c, never asking
+ * for a passphrase.  NULL with *problem set when the file cannot be read;
+ * NULL with *problem NULL when it holds no key OpenSSL can load, *encrypted
+ * saying whether that is because it needs a passphrase.  The bytes read are
+ * wiped before they are freed.
+ */
+EVP_PKEY *
+read_private_key_file(const char *path, bool *encrypted, char **problem)
+{
+	size_t		len = 0;
+	char	   *buf = pgtls_read_file(path, &len, problem);
+	BIO		   *bio;
+	EVP_PKEY   *pkey = NULL;
+
+	*encrypted = false;
+	if (buf == NULL)
+		return NULL;
+	ERR_clear_error();
+	bio = BIO_new_mem_buf(buf, (int) len);
+	if (bio)
+	{
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, encrypted);
+		BIO_free(bio);
+	}
+	OPENSSL_cleanse(buf, len);
+	pfree(buf);
+	ERR_clear_error();
+	return pkey;
 }
 
 PG_FUNCTION_INFO_V1(pgtls_audit_server_key_check);
@@ -58,8 +112,9 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 	bool		nulls[KC_NCOLS];
 	StringInfoData problems;
 	struct stat st;
-	char	   *buf = NULL;
-	size_t		len = 0;
+	bool		readable = false;
+	bool		asked = false;
+	EVP_PKEY   *pkey = NULL;
 	char	   *problem = NULL;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -83,8 +138,7 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 	else
 	{
 		struct passwd *pw = getpwuid(st.st_uid);
-		bool		perm_ok = true;
-		uid_t		me = geteuid();
+		KeyFilePermission perm = key_file_permission(&st);
 
 		values[1] = BoolGetDatum(true);
 		nulls[1] = false;
@@ -94,31 +148,23 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(psprintf("%04o", (unsigned) (st.st_mode & 07777)));
 		nulls[3] = false;
 
-		/* the rules of the server's check_ssl_key_file_permissions() */
-		if (!S_ISREG(st.st_mode))
-		{
-			perm_ok = false;
+		if (perm == KEY_FILE_NOT_REGULAR)
 			appendStringInfoString(&problems, "not a regular file");
-		}
-		else if (st.st_uid != me && st.st_uid != 0)
-		{
-			perm_ok = false;
+		else if (perm == KEY_FILE_BAD_OWNER)
 			appendStringInfoString(&problems, "must be owned by the database user or root");
-		}
-		else if ((st.st_uid == me && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
-				 (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
-		{
-			perm_ok = false;
+		else if (perm == KEY_FILE_GROUP_WORLD_ACCESS)
 			appendStringInfoString(&problems, "has group or world access: at most 0600 if owned by the database user, 0640 if owned by root");
-		}
-		values[4] = BoolGetDatum(perm_ok);
+		values[4] = BoolGetDatum(perm == KEY_FILE_OK);
 		nulls[4] = false;
 
 		if (S_ISREG(st.st_mode))
-			buf = pgtls_read_file(key_path, &len, &problem);
-		values[5] = BoolGetDatum(buf != NULL);	/* readable */
+		{
+			pkey = read_private_key_file(key_path, &asked, &problem);
+			readable = problem == NULL;
+		}
+		values[5] = BoolGetDatum(readable);
 		nulls[5] = false;
-		if (S_ISREG(st.st_mode) && buf == NULL)
+		if (S_ISREG(st.st_mode) && !readable)
 		{
 			if (problems.len)
 				appendStringInfoString(&problems, "; ");
@@ -126,22 +172,8 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (buf)
+	if (readable)
 	{
-		BIO		   *bio = BIO_new_mem_buf(buf, (int) len);
-		bool		asked = false;
-		EVP_PKEY   *pkey = NULL;
-
-		ERR_clear_error();
-		if (bio)
-		{
-			pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, &asked);
-			BIO_free(bio);
-		}
-		OPENSSL_cleanse(buf, len);
-		pfree(buf);
-		ERR_clear_error();
-
 		values[8] = BoolGetDatum(asked);	/* encrypted */
 		nulls[8] = false;
 		if (pkey)

@@ -15,6 +15,10 @@
  * (certs/server_files.c) turn res->error into a row whose "note" says what
  * is wrong.
  *
+ * read_first_certificate_file() gives the first PEM certificate of a file
+ * (PEM_read_bio_X509, which skips other objects before it), for the checks
+ * that need only that one.
+ *
  * src/certs/parse.c
  *
  *-------------------------------------------------------------------------
@@ -28,6 +32,7 @@
 #include <openssl/x509.h>
 
 #include "certs/parse.h"
+#include "common/files.h"
 #include "miscadmin.h"
 
 void
@@ -342,4 +347,31 @@ report_input_problem(ParseResult *res, bool is_crl, int found)
 			 errhint("DER-encoded certificates can be passed as bytea, e.g. pgtls_audit.certificate_info(pg_read_binary_file('cert.der'))."),
 			 errhidestmt(true),
 			 errhidecontext(true)));
+}
+
+/*
+ * The first PEM certificate of the file at path, read through fd.c, or
+ * NULL when the file cannot be read or holds none.  The caller frees it
+ * with X509_free.
+ */
+X509 *
+read_first_certificate_file(const char *path)
+{
+	size_t		len = 0;
+	char	   *problem;
+	char	   *buf = pgtls_read_file(path, &len, &problem);
+	BIO		   *bio;
+	X509	   *cert = NULL;
+
+	if (buf == NULL)
+		return NULL;
+	bio = BIO_new_mem_buf(buf, (int) len);
+	if (bio)
+	{
+		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	pfree(buf);
+	ERR_clear_error();
+	return cert;
 }

@@ -39,5 +39,6 @@ extern void parse_pem(const char *buf, size_t len, ParseResult *res,
 extern void parse_der(const unsigned char *buf, size_t len, ParseResult *res);
 extern bool only_whitespace(const char *s, size_t len);
 extern void report_input_problem(ParseResult *res, bool is_crl, int found);
+extern X509 *read_first_certificate_file(const char *path);
 
 #endif							/* PGTLS_CERTS_PARSE_H */

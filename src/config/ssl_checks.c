@@ -22,6 +22,8 @@
  */
 #include "pgtls_audit.h"
 
+#include "certs/key_check.h"
+#include "certs/parse.h"
 #include "common/findings_list.h"
 #include "common/settings.h"
 #include "config/hba.h"
@@ -34,7 +36,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "utils/guc.h"
@@ -53,14 +54,6 @@ setting_set(const char *name)
 	const char *v = pgtls_setting(name);
 
 	return v != NULL && v[0] != '\0';
-}
-
-/* Never prompt for a passphrase: report the key as encrypted instead */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *userdata)
-{
-	*(bool *) userdata = true;
-	return -1;
 }
 
 /* Check that a file exists and can be read; finding otherwise */
@@ -97,22 +90,20 @@ static void
 key_permissions(List **findings, const char *path)
 {
 	struct stat st;
+	KeyFilePermission perm;
 
 	if (stat(path, &st) != 0)
 		return;
-	if (!S_ISREG(st.st_mode))
-	{
+	perm = key_file_permission(&st);
+	if (perm == KEY_FILE_NOT_REGULAR)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"Point ssl_key_file at a regular file.",
 					"private key file \"%s\" is not a regular file", path);
-		return;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0)
+	else if (perm == KEY_FILE_BAD_OWNER)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"chown the file to the database user (mode 0600) or to root (mode 0640, group of the database user).",
 					"private key file \"%s\" must be owned by the database user or root: the server refuses it", path);
-	else if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
-			 (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+	else if (perm == KEY_FILE_GROUP_WORLD_ACCESS)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"chmod 0600 the file if the database user owns it, or 0640 if root owns it.",
 					"private key file \"%s\" has group or world access (mode %04o, owner %s): the server refuses it",
@@ -124,32 +115,26 @@ key_permissions(List **findings, const char *path)
 static void
 key_matches_certificate(List **findings, const char *certpath, const char *keypath)
 {
-	BIO		   *cb = BIO_new_file(certpath, "r");
-	BIO		   *kb = NULL;
-	X509	   *cert = NULL;
+	X509	   *cert = read_first_certificate_file(certpath);
 	EVP_PKEY   *key = NULL;
 	bool		encrypted = false;
 	bool		bad_cert = false;
 	bool		mismatch = false;
+	char	   *problem;
 
-	if (cb)
-		cert = PEM_read_bio_X509(cb, NULL, NULL, NULL);
 	if (cert == NULL)
 		bad_cert = true;
-	else if ((kb = BIO_new_file(keypath, "r")) != NULL)
+	else
 	{
-		key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase_cb, &encrypted);
+		/* an unreadable or encrypted key is not a mismatch: no finding */
+		key = read_private_key_file(keypath, &encrypted, &problem);
 		if (key && X509_check_private_key(cert, key) != 1)
 			mismatch = true;
 	}
 	if (key)
 		EVP_PKEY_free(key);
-	if (kb)
-		BIO_free(kb);
 	if (cert)
 		X509_free(cert);
-	if (cb)
-		BIO_free(cb);
 	ERR_clear_error();
 
 	if (bad_cert)
