@@ -114,31 +114,47 @@ safe_text(const char *s, size_t len)
 	return cstring_to_text_with_len(buf.data, buf.len);
 }
 
+/*
+ * palloc for the common/x509.c helpers, which must not raise while they
+ * hold OpenSSL's memory: NULL instead, and the caller raises afterwards
+ * (out_of_memory_if_failed).
+ */
+static void *
+palloc_no_oom(void *arg, Size size)
+{
+	return palloc_extended(size, MCXT_ALLOC_NO_OOM);
+}
+
+#define PALLOC_NO_OOM {palloc_no_oom, NULL, false}
+
+static void
+out_of_memory_if_failed(PgtlsAllocator *mem)
+{
+	if (mem->failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+}
+
 /* An X509 name in RFC 2253 form, as PostgreSQL prints peer_dn. */
 static Datum
 name_datum(X509_NAME *name, bool *isnull)
 {
-	BIO		   *bio;
-	BUF_MEM    *mem;
-	unsigned long flags = XN_FLAG_RFC2253;
+	PgtlsAllocator mem = PALLOC_NO_OOM;
+	size_t		len = 0;
+	char	   *s;
 	Datum		result = (Datum) 0;
 
-	*isnull = true;
-	if (name == NULL)
-		return result;
 	/* raw UTF-8 where the database can hold it, RFC 4514 escapes elsewhere */
-	if (GetDatabaseEncoding() == PG_UTF8)
-		flags &= ~ASN1_STRFLGS_ESC_MSB;
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-		return result;
-	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0)
+	s = pgtls_x509_name_text(name, GetDatabaseEncoding() != PG_UTF8, false,
+							 &len, &mem);
+	out_of_memory_if_failed(&mem);
+	*isnull = s == NULL;
+	if (s != NULL)
 	{
-		BIO_get_mem_ptr(bio, &mem);
-		result = PointerGetDatum(safe_text(mem->data, mem->length));
-		*isnull = false;
+		result = PointerGetDatum(safe_text(s, len));
+		pfree(s);
 	}
-	BIO_free(bio);
 	return result;
 }
 
@@ -155,42 +171,24 @@ days_until(TimestampTz ts, TimestampTz now)
 	return (int32) days;
 }
 
-static char *
-hex_digest(const unsigned char *md, unsigned int len)
-{
-	char	   *hex = palloc(len * 2 + 1);
-
-	for (unsigned int i = 0; i < len; i++)
-		snprintf(hex + i * 2, 3, "%02x", md[i]);
-	hex[len * 2] = '\0';
-	return hex;
-}
-
 char *
 cert_fingerprint(X509 *cert)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	PgtlsAllocator mem = PALLOC_NO_OOM;
+	char	   *hex = pgtls_sha256_hex(cert, &mem);
 
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
-		return NULL;
-	return hex_digest(md, mdlen);
+	out_of_memory_if_failed(&mem);
+	return hex;
 }
 
 static char *
 asn1_integer_hex(const ASN1_INTEGER *ai)
 {
-	BIGNUM	   *bn;
-	char	   *hex;
-	char	   *result;
+	PgtlsAllocator mem = PALLOC_NO_OOM;
+	char	   *hex = pgtls_asn1_integer_text(ai, true, &mem);
 
-	if (ai == NULL || (bn = ASN1_INTEGER_to_BN(ai, NULL)) == NULL)
-		return NULL;
-	hex = BN_bn2hex(bn);
-	result = hex ? pstrdup(hex) : NULL;
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return result;
+	out_of_memory_if_failed(&mem);
+	return hex;
 }
 
 static const char *
