@@ -40,7 +40,6 @@
  * decided by GRANT (pg_monitor by default), as for every function here.
  * ---------------------------------------------------------------------
  */
-#define KC_NCOLS 12
 
 /* Never prompt for a passphrase: report the key as encrypted instead */
 static int
@@ -100,6 +99,145 @@ read_private_key_file(const char *path, bool *encrypted, char **problem)
 	return pkey;
 }
 
+/* ---------------------------------------------------------------------
+ * server_key_check(): one row, its columns filled by what can be checked
+ * ---------------------------------------------------------------------
+ */
+enum
+{
+	KC_KEY_FILE,
+	KC_PRESENT,
+	KC_OWNER,
+	KC_MODE,
+	KC_PERMISSIONS_OK,
+	KC_READABLE,
+	KC_KEY_TYPE,
+	KC_KEY_BITS,
+	KC_ENCRYPTED,
+	KC_MATCHES_CERTIFICATE,
+	KC_PASSPHRASE_COMMAND_SET,
+	KC_PROBLEM,
+	KC_NCOLS
+};
+
+typedef struct KeyCheck
+{
+	Datum		values[KC_NCOLS];
+	bool		nulls[KC_NCOLS];
+	StringInfoData problems;	/* "; "-separated, for the problem column */
+} KeyCheck;
+
+static void
+kc_set(KeyCheck *kc, int column, Datum value)
+{
+	kc->values[column] = value;
+	kc->nulls[column] = false;
+}
+
+static void
+kc_problem(KeyCheck *kc, const char *problem)
+{
+	if (kc->problems.len)
+		appendStringInfoString(&kc->problems, "; ");
+	appendStringInfoString(&kc->problems, problem);
+}
+
+/*
+ * present, owner, mode, permissions_ok, readable: the key file as the
+ * server finds it.  Returns the key when the file could be read and holds
+ * one (the caller frees it); *readable and *encrypted say what was read.
+ */
+static EVP_PKEY *
+key_file_columns(KeyCheck *kc, const char *key_path, bool *readable,
+				 bool *encrypted)
+{
+	struct stat st;
+	struct passwd *pw;
+	KeyFilePermission perm;
+	EVP_PKEY   *pkey = NULL;
+	char	   *problem = NULL;
+
+	*readable = false;
+	*encrypted = false;
+	if (key_path[0] == '\0' || stat(key_path, &st) != 0)
+	{
+		kc_set(kc, KC_PRESENT, BoolGetDatum(false));
+		if (key_path[0] == '\0')
+			appendStringInfoString(&kc->problems, "ssl_key_file is not set");
+		else
+			appendStringInfo(&kc->problems, "could not access file \"%s\": %m", key_path);
+		return NULL;
+	}
+
+	pw = getpwuid(st.st_uid);
+	perm = key_file_permission(&st);
+	kc_set(kc, KC_PRESENT, BoolGetDatum(true));
+	kc_set(kc, KC_OWNER, CStringGetTextDatum(pw ? pw->pw_name : psprintf("%u", (unsigned) st.st_uid)));
+	kc_set(kc, KC_MODE, CStringGetTextDatum(psprintf("%04o", (unsigned) (st.st_mode & 07777))));
+
+	if (perm == KEY_FILE_NOT_REGULAR)
+		kc_problem(kc, "not a regular file");
+	else if (perm == KEY_FILE_BAD_OWNER)
+		kc_problem(kc, "must be owned by the database user or root");
+	else if (perm == KEY_FILE_GROUP_WORLD_ACCESS)
+		kc_problem(kc, "has group or world access: at most 0600 if owned by the database user, 0640 if owned by root");
+	kc_set(kc, KC_PERMISSIONS_OK, BoolGetDatum(perm == KEY_FILE_OK));
+
+	if (S_ISREG(st.st_mode))
+	{
+		pkey = read_private_key_file(key_path, encrypted, &problem);
+		*readable = problem == NULL;
+		if (!*readable)
+			kc_problem(kc, problem);
+	}
+	kc_set(kc, KC_READABLE, BoolGetDatum(*readable));
+	return pkey;
+}
+
+/* matches_certificate: the key against the first certificate of cert_path */
+static void
+matches_certificate_column(KeyCheck *kc, EVP_PKEY *pkey, const char *cert_path)
+{
+	char	   *cbuf;
+	size_t		clen;
+	char	   *cproblem;
+	ParseResult res;
+
+	cbuf = pgtls_read_file(cert_path, &clen, &cproblem);
+	if (cbuf == NULL)
+		return;
+	parse_result_init(&res);
+	parse_pem(cbuf, clen, &res, false);
+	pfree(cbuf);
+	if (res.error == NULL && sk_X509_num(res.certs) > 0)
+	{
+		bool		matches = X509_check_private_key(sk_X509_value(res.certs, 0), pkey) == 1;
+
+		kc_set(kc, KC_MATCHES_CERTIFICATE, BoolGetDatum(matches));
+		if (!matches)
+			kc_problem(kc, "the key does not match the certificate in ssl_cert_file");
+	}
+	parse_result_free(&res);
+	ERR_clear_error();
+}
+
+/* encrypted, key_type, key_bits, matches_certificate, of a readable file */
+static void
+key_columns(KeyCheck *kc, EVP_PKEY *pkey, bool encrypted, const char *cert_path)
+{
+	kc_set(kc, KC_ENCRYPTED, BoolGetDatum(encrypted));
+	if (pkey == NULL)
+	{
+		kc_problem(kc, encrypted ?
+				   "the key is protected by a passphrase; its type and match with the certificate were not checked" :
+				   "the file holds no PEM private key the server can load");
+		return;
+	}
+	kc_set(kc, KC_KEY_TYPE, CStringGetTextDatum(key_type_name(pkey)));
+	kc_set(kc, KC_KEY_BITS, Int32GetDatum(EVP_PKEY_bits(pkey)));
+	matches_certificate_column(kc, pkey, cert_path);
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_server_key_check);
 
 Datum
@@ -108,127 +246,28 @@ pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
 	const char *key_path = pgtls_setting_or_empty("ssl_key_file");
 	const char *cert_path = pgtls_setting_or_empty("ssl_cert_file");
 	TupleDesc	tupdesc;
-	Datum		values[KC_NCOLS];
-	bool		nulls[KC_NCOLS];
-	StringInfoData problems;
-	struct stat st;
-	bool		readable = false;
-	bool		asked = false;
-	EVP_PKEY   *pkey = NULL;
-	char	   *problem = NULL;
+	KeyCheck	kc;
+	bool		readable;
+	bool		encrypted;
+	EVP_PKEY   *pkey;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	memset(nulls, true, sizeof(nulls));
-	initStringInfo(&problems);
-	/* key_file */
-	values[0] = CStringGetTextDatum(key_path);
-	nulls[0] = false;
+	memset(kc.nulls, true, sizeof(kc.nulls));
+	initStringInfo(&kc.problems);
+	kc_set(&kc, KC_KEY_FILE, CStringGetTextDatum(key_path));
 
-	if (key_path[0] == '\0' || stat(key_path, &st) != 0)
-	{
-		values[1] = BoolGetDatum(false);	/* present */
-		nulls[1] = false;
-		if (key_path[0] == '\0')
-			appendStringInfoString(&problems, "ssl_key_file is not set");
-		else
-			appendStringInfo(&problems, "could not access file \"%s\": %m", key_path);
-	}
-	else
-	{
-		struct passwd *pw = getpwuid(st.st_uid);
-		KeyFilePermission perm = key_file_permission(&st);
-
-		values[1] = BoolGetDatum(true);
-		nulls[1] = false;
-		/* owner, mode */
-		values[2] = CStringGetTextDatum(pw ? pw->pw_name : psprintf("%u", (unsigned) st.st_uid));
-		nulls[2] = false;
-		values[3] = CStringGetTextDatum(psprintf("%04o", (unsigned) (st.st_mode & 07777)));
-		nulls[3] = false;
-
-		if (perm == KEY_FILE_NOT_REGULAR)
-			appendStringInfoString(&problems, "not a regular file");
-		else if (perm == KEY_FILE_BAD_OWNER)
-			appendStringInfoString(&problems, "must be owned by the database user or root");
-		else if (perm == KEY_FILE_GROUP_WORLD_ACCESS)
-			appendStringInfoString(&problems, "has group or world access: at most 0600 if owned by the database user, 0640 if owned by root");
-		values[4] = BoolGetDatum(perm == KEY_FILE_OK);
-		nulls[4] = false;
-
-		if (S_ISREG(st.st_mode))
-		{
-			pkey = read_private_key_file(key_path, &asked, &problem);
-			readable = problem == NULL;
-		}
-		values[5] = BoolGetDatum(readable);
-		nulls[5] = false;
-		if (S_ISREG(st.st_mode) && !readable)
-		{
-			if (problems.len)
-				appendStringInfoString(&problems, "; ");
-			appendStringInfoString(&problems, problem);
-		}
-	}
-
+	pkey = key_file_columns(&kc, key_path, &readable, &encrypted);
 	if (readable)
-	{
-		values[8] = BoolGetDatum(asked);	/* encrypted */
-		nulls[8] = false;
-		if (pkey)
-		{
-			char	   *cbuf;
-			size_t		clen;
-			char	   *cproblem;
-
-			values[6] = CStringGetTextDatum(key_type_name(pkey));
-			nulls[6] = false;
-			values[7] = Int32GetDatum(EVP_PKEY_bits(pkey));
-			nulls[7] = false;
-
-			/* matches_certificate: the first certificate of ssl_cert_file */
-			cbuf = pgtls_read_file(cert_path, &clen, &cproblem);
-			if (cbuf)
-			{
-				ParseResult res;
-
-				parse_result_init(&res);
-				parse_pem(cbuf, clen, &res, false);
-				pfree(cbuf);
-				if (res.error == NULL && sk_X509_num(res.certs) > 0)
-				{
-					values[9] = BoolGetDatum(X509_check_private_key(sk_X509_value(res.certs, 0), pkey) == 1);
-					nulls[9] = false;
-					if (!DatumGetBool(values[9]))
-					{
-						if (problems.len)
-							appendStringInfoString(&problems, "; ");
-						appendStringInfoString(&problems, "the key does not match the certificate in ssl_cert_file");
-					}
-				}
-				parse_result_free(&res);
-				ERR_clear_error();
-			}
-			EVP_PKEY_free(pkey);
-		}
-		else
-		{
-			if (problems.len)
-				appendStringInfoString(&problems, "; ");
-			appendStringInfoString(&problems, asked ?
-								   "the key is protected by a passphrase; its type and match with the certificate were not checked" :
-								   "the file holds no PEM private key the server can load");
-		}
-	}
+		key_columns(&kc, pkey, encrypted, cert_path);
+	if (pkey)
+		EVP_PKEY_free(pkey);
 
 	/* passphrase command, as a hint for encrypted keys */
-	values[10] = BoolGetDatum(pgtls_setting_or_empty("ssl_passphrase_command")[0] != '\0');
-	nulls[10] = false;
-	if (problems.len)
-	{
-		values[11] = CStringGetTextDatum(problems.data);
-		nulls[11] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	kc_set(&kc, KC_PASSPHRASE_COMMAND_SET,
+		   BoolGetDatum(pgtls_setting_or_empty("ssl_passphrase_command")[0] != '\0'));
+	if (kc.problems.len)
+		kc_set(&kc, KC_PROBLEM, CStringGetTextDatum(kc.problems.data));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, kc.values, kc.nulls)));
 }

@@ -77,6 +77,63 @@ is_cert_label(const char *name)
 }
 
 /*
+ * One PEM object read by parse_pem: a private key is counted and wiped, a
+ * certificate or CRL decoded and kept, any other object named in
+ * res->others.  Sets res->error when a certificate or CRL does not decode.
+ */
+static void
+parse_pem_object(ParseResult *res, const char *name, char *header,
+				 unsigned char *data, long dlen)
+{
+	const unsigned char *p = data;
+
+	if (strstr(name, "PRIVATE KEY") != NULL)
+	{
+		res->keys++;
+		OPENSSL_cleanse(data, dlen);
+		if (header)
+			OPENSSL_cleanse(header, strlen(header));
+	}
+	else if (is_cert_label(name))
+	{
+		X509	   *cert;
+
+		if (strcmp(name, "TRUSTED CERTIFICATE") == 0)
+			cert = d2i_X509_AUX(NULL, &p, dlen);
+		else
+			cert = d2i_X509(NULL, &p, dlen);
+		if (cert == NULL)
+		{
+			res->error = psprintf("PEM object %d (%s) is not a valid certificate (%s)",
+								  res->objects, name, openssl_reason());
+			res->errcode = ERRCODE_INVALID_TEXT_REPRESENTATION;
+		}
+		else
+			sk_X509_push(res->certs, cert);
+	}
+	else if (strcmp(name, "X509 CRL") == 0)
+	{
+		X509_CRL   *crl = d2i_X509_CRL(NULL, &p, dlen);
+
+		if (crl == NULL)
+		{
+			res->error = psprintf("PEM object %d (%s) is not a valid CRL (%s)",
+								  res->objects, name, openssl_reason());
+			res->errcode = ERRCODE_INVALID_TEXT_REPRESENTATION;
+		}
+		else
+			sk_X509_CRL_push(res->crls, crl);
+	}
+	else
+	{
+		/* labels are short ASCII per RFC 7468; cap them anyway */
+		if (res->others.len > 0)
+			appendStringInfoString(&res->others, ", ");
+		appendStringInfo(&res->others, "%.40s", name);
+	}
+}
+
+/*
  * Read every PEM object in buf.  Certificates (and CRLs) are decoded and
  * kept; private keys are counted and wiped; other objects are named in
  * res->others.  With stop_at_key, the first private key ends the reading.
@@ -106,7 +163,6 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 		char	   *header = NULL;
 		unsigned char *data = NULL;
 		long		dlen = 0;
-		const unsigned char *p;
 
 		if (!PEM_read_bio(bio, &name, &header, &data, &dlen))
 		{
@@ -122,52 +178,7 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 			break;
 		}
 		res->objects++;
-		p = data;
-
-		if (strstr(name, "PRIVATE KEY") != NULL)
-		{
-			res->keys++;
-			OPENSSL_cleanse(data, dlen);
-			if (header)
-				OPENSSL_cleanse(header, strlen(header));
-		}
-		else if (is_cert_label(name))
-		{
-			X509	   *cert;
-
-			if (strcmp(name, "TRUSTED CERTIFICATE") == 0)
-				cert = d2i_X509_AUX(NULL, &p, dlen);
-			else
-				cert = d2i_X509(NULL, &p, dlen);
-			if (cert == NULL)
-			{
-				res->error = psprintf("PEM object %d (%s) is not a valid certificate (%s)",
-									  res->objects, name, openssl_reason());
-				res->errcode = ERRCODE_INVALID_TEXT_REPRESENTATION;
-			}
-			else
-				sk_X509_push(res->certs, cert);
-		}
-		else if (strcmp(name, "X509 CRL") == 0)
-		{
-			X509_CRL   *crl = d2i_X509_CRL(NULL, &p, dlen);
-
-			if (crl == NULL)
-			{
-				res->error = psprintf("PEM object %d (%s) is not a valid CRL (%s)",
-									  res->objects, name, openssl_reason());
-				res->errcode = ERRCODE_INVALID_TEXT_REPRESENTATION;
-			}
-			else
-				sk_X509_CRL_push(res->crls, crl);
-		}
-		else
-		{
-			/* labels are short ASCII per RFC 7468; cap them anyway */
-			if (res->others.len > 0)
-				appendStringInfoString(&res->others, ", ");
-			appendStringInfo(&res->others, "%.40s", name);
-		}
+		parse_pem_object(res, name, header, data, dlen);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
 		OPENSSL_free(data);
