@@ -313,129 +313,133 @@ cert_self_signed(X509 *cert)
 	return result;
 }
 
+/*
+ * Filling a row's columns in order: cert_values and crl_values share the
+ * kinds of column (position, names, serial or number, times, days left,
+ * signature algorithm).
+ */
+typedef struct RowColumns
+{
+	Datum	   *values;
+	bool	   *nulls;
+	int			i;				/* the next column */
+} RowColumns;
+
+static void
+col_datum(RowColumns *row, Datum value, bool isnull)
+{
+	row->values[row->i] = value;
+	row->nulls[row->i] = isnull;
+	row->i++;
+}
+
+/* text, or NULL when s is NULL */
+static void
+col_text(RowColumns *row, const char *s)
+{
+	col_datum(row, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+}
+
+static void
+col_name(RowColumns *row, X509_NAME *name)
+{
+	bool		isnull;
+	Datum		d = name_datum(name, &isnull);
+
+	col_datum(row, d, isnull);
+}
+
+/* A time as timestamptz (NULL if unreadable); false if unreadable. */
+static bool
+col_time(RowColumns *row, const ASN1_TIME *t, TimestampTz *ts)
+{
+	bool		have = asn1_time_to_timestamptz(t, ts);
+
+	col_datum(row, TimestampTzGetDatum(*ts), !have);
+	return have;
+}
+
+static void
+col_days_left(RowColumns *row, bool have, TimestampTz ts, TimestampTz now)
+{
+	col_datum(row, Int32GetDatum(have ? days_until(ts, now) : 0), !have);
+}
+
+static const char *
+cert_status(TimestampTz not_before, TimestampTz not_after, TimestampTz now)
+{
+	if (now > not_after)
+		return "expired";
+	if (now < not_before)
+		return "not_yet_valid";
+	if (not_after - now <= (int64) pgtls_audit_expiry_warning_days * USECS_PER_DAY)
+		return "expiring";
+	return "valid";
+}
+
 void
 cert_values(X509 *cert, int position, TimestampTz now, Datum *values, bool *nulls)
 {
+	RowColumns	row = {values, nulls, 0};
 	TimestampTz not_before = 0;
 	TimestampTz not_after = 0;
 	bool		have_nb,
 				have_na;
 	EVP_PKEY   *pkey;
-	char	   *s;
-	int			i = 0;
 
-	values[i++] = Int32GetDatum(position);
-	values[i] = name_datum(X509_get_subject_name(cert), &nulls[i]);
-	i++;
-	values[i] = name_datum(X509_get_issuer_name(cert), &nulls[i]);
-	i++;
-	s = asn1_integer_hex(X509_get0_serialNumber(cert));
-	if (s)
-		values[i] = CStringGetTextDatum(s);
-	else
-		nulls[i] = true;
-	i++;
+	col_datum(&row, Int32GetDatum(position), false);
+	col_name(&row, X509_get_subject_name(cert));
+	col_name(&row, X509_get_issuer_name(cert));
+	col_text(&row, asn1_integer_hex(X509_get0_serialNumber(cert)));
 
-	have_nb = asn1_time_to_timestamptz(X509_get0_notBefore(cert), &not_before);
-	have_na = asn1_time_to_timestamptz(X509_get0_notAfter(cert), &not_after);
-	values[i] = TimestampTzGetDatum(not_before);
-	nulls[i++] = !have_nb;
-	values[i] = TimestampTzGetDatum(not_after);
-	nulls[i++] = !have_na;
-	/* days_left */
-	values[i] = Int32GetDatum(have_na ? days_until(not_after, now) : 0);
-	nulls[i++] = !have_na;
-	/* status */
-	if (!have_na || !have_nb)
-		nulls[i] = true;
-	else if (now > not_after)
-		values[i] = CStringGetTextDatum("expired");
-	else if (now < not_before)
-		values[i] = CStringGetTextDatum("not_yet_valid");
-	else if (not_after - now <= (int64) pgtls_audit_expiry_warning_days * USECS_PER_DAY)
-		values[i] = CStringGetTextDatum("expiring");
-	else
-		values[i] = CStringGetTextDatum("valid");
-	i++;
+	have_nb = col_time(&row, X509_get0_notBefore(cert), &not_before);
+	have_na = col_time(&row, X509_get0_notAfter(cert), &not_after);
+	col_days_left(&row, have_na, not_after, now);
+	col_text(&row, have_na && have_nb ? cert_status(not_before, not_after, now) : NULL);
 
 	pkey = X509_get0_pubkey(cert);
-	if (pkey)
-	{
-		values[i++] = CStringGetTextDatum(key_type_name(pkey));
-		values[i++] = Int32GetDatum(EVP_PKEY_bits(pkey));
-	}
-	else
-	{
-		nulls[i++] = true;
-		nulls[i++] = true;
-	}
+	col_text(&row, pkey ? key_type_name(pkey) : NULL);
+	col_datum(&row, pkey ? Int32GetDatum(EVP_PKEY_bits(pkey)) : (Datum) 0, pkey == NULL);
 	ERR_clear_error();
 
-	s = (char *) signature_name(X509_get_signature_nid(cert));
-	if (s)
-		values[i] = CStringGetTextDatum(s);
-	else
-		nulls[i] = true;
-	i++;
-
-	values[i++] = subject_alt_names(cert);
-	values[i++] = BoolGetDatum(X509_check_ca(cert) > 0);
-	values[i++] = BoolGetDatum(cert_self_signed(cert));
-	s = cert_fingerprint(cert);
-	if (s)
-		values[i] = CStringGetTextDatum(s);
-	else
-		nulls[i] = true;
-	i++;
-	Assert(i == CERT_NCOLS);
+	col_text(&row, signature_name(X509_get_signature_nid(cert)));
+	col_datum(&row, subject_alt_names(cert), false);
+	col_datum(&row, BoolGetDatum(X509_check_ca(cert) > 0), false);
+	col_datum(&row, BoolGetDatum(cert_self_signed(cert)), false);
+	col_text(&row, cert_fingerprint(cert));
+	Assert(row.i == CERT_NCOLS);
 	ERR_clear_error();
 }
 
 void
 crl_values(X509_CRL *crl, int position, TimestampTz now, Datum *values, bool *nulls)
 {
+	RowColumns	row = {values, nulls, 0};
 	TimestampTz last = 0;
 	TimestampTz next = 0;
-	bool		have_last,
-				have_next;
+	bool		have_next;
 	ASN1_INTEGER *number;
 	STACK_OF(X509_REVOKED) *revoked;
 	char	   *s = NULL;
-	int			i = 0;
 
-	values[i++] = Int32GetDatum(position);
-	values[i] = name_datum(X509_CRL_get_issuer(crl), &nulls[i]);
-	i++;
+	col_datum(&row, Int32GetDatum(position), false);
+	col_name(&row, X509_CRL_get_issuer(crl));
 	number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
 	if (number)
 	{
 		s = asn1_integer_hex(number);
 		ASN1_INTEGER_free(number);
 	}
-	if (s)
-		values[i] = CStringGetTextDatum(s);
-	else
-		nulls[i] = true;
-	i++;
-	have_last = asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl), &last);
-	have_next = asn1_time_to_timestamptz(X509_CRL_get0_nextUpdate(crl), &next);
-	values[i] = TimestampTzGetDatum(last);
-	nulls[i++] = !have_last;
-	values[i] = TimestampTzGetDatum(next);
-	nulls[i++] = !have_next;
-	values[i] = Int32GetDatum(have_next ? days_until(next, now) : 0);
-	nulls[i++] = !have_next;
+	col_text(&row, s);
+	(void) col_time(&row, X509_CRL_get0_lastUpdate(crl), &last);
+	have_next = col_time(&row, X509_CRL_get0_nextUpdate(crl), &next);
+	col_days_left(&row, have_next, next, now);
 	revoked = X509_CRL_get_REVOKED(crl);
-	values[i++] = Int32GetDatum(revoked ? sk_X509_REVOKED_num(revoked) : 0);
+	col_datum(&row, Int32GetDatum(revoked ? sk_X509_REVOKED_num(revoked) : 0), false);
 	/* without a nextUpdate a CRL never becomes stale */
-	values[i++] = CStringGetTextDatum(have_next && now > next ? "stale" : "current");
-	s = (char *) signature_name(X509_CRL_get_signature_nid(crl));
-	if (s)
-		values[i] = CStringGetTextDatum(s);
-	else
-		nulls[i] = true;
-	i++;
-	Assert(i == CRL_NCOLS);
+	col_text(&row, have_next && now > next ? "stale" : "current");
+	col_text(&row, signature_name(X509_CRL_get_signature_nid(crl)));
+	Assert(row.i == CRL_NCOLS);
 	ERR_clear_error();
 }
 

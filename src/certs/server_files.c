@@ -162,13 +162,36 @@ served_leaf(const char **how)
 #define SC_CHAIN_VERIFIES (2 + CERT_NCOLS)
 #define SC_CHAIN_ERROR (SC_CHAIN_VERIFIES + 1)
 #define SC_IS_SERVED (SC_CHAIN_VERIFIES + 2)
-#define SC_NOTE (SC_CHAIN_VERIFIES + 3)
 
 typedef struct ServerCertsState
 {
 	ReturnSetInfo *rsinfo;
 	TimestampTz now;
 } ServerCertsState;
+
+/*
+ * A row of server_certificates or crls begins with source and path (NULL
+ * for the served certificate) and ends with note; every other column is
+ * NULL until it is set.
+ */
+static void
+file_row_init(Datum *values, bool *nulls, int ncols, const char *source,
+			  const char *path, const char *note)
+{
+	memset(nulls, true, ncols * sizeof(bool));
+	values[0] = CStringGetTextDatum(source);
+	nulls[0] = false;
+	if (path)
+	{
+		values[1] = CStringGetTextDatum(path);
+		nulls[1] = false;
+	}
+	if (note)
+	{
+		values[ncols - 1] = CStringGetTextDatum(note);
+		nulls[ncols - 1] = false;
+	}
+}
 
 static void
 sc_put(ServerCertsState *st, const char *source, const char *path, X509 *cert,
@@ -179,14 +202,7 @@ sc_put(ServerCertsState *st, const char *source, const char *path, X509 *cert,
 
 	/* one row per certificate of a file: callers hold it in a PG_TRY */
 	CHECK_FOR_INTERRUPTS();
-	memset(nulls, true, sizeof(nulls));
-	values[0] = CStringGetTextDatum(source);
-	nulls[0] = false;
-	if (path)
-	{
-		values[1] = CStringGetTextDatum(path);
-		nulls[1] = false;
-	}
+	file_row_init(values, nulls, SC_NCOLS, source, path, note);
 	if (cert)
 	{
 		memset(nulls + 2, false, CERT_NCOLS * sizeof(bool));
@@ -199,11 +215,6 @@ sc_put(ServerCertsState *st, const char *source, const char *path, X509 *cert,
 			values[SC_CHAIN_VERIFIES + i] = extra[i];
 			nulls[SC_CHAIN_VERIFIES + i] = extra_nulls[i];
 		}
-	}
-	if (note)
-	{
-		values[SC_NOTE] = CStringGetTextDatum(note);
-		nulls[SC_NOTE] = false;
 	}
 	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
 }
@@ -273,96 +284,111 @@ verify_chain(X509 *leaf, STACK_OF(X509) *chain, STACK_OF(X509) *cas,
 	return ok;
 }
 
+/*
+ * Read ssl_ca_file into cas; false when it is not set (*problem NULL), or
+ * cannot be read or holds no certificate (*problem says which).
+ */
+static bool
+load_ca_file(const char *ca_path, ParseResult *cas, char **problem)
+{
+	size_t		len;
+	char	   *buf;
+
+	*problem = NULL;
+	if (!ca_path[0])
+		return false;
+	buf = pgtls_read_file(ca_path, &len, problem);
+	if (buf == NULL)
+		return false;
+	parse_pem(buf, len, cas, false);
+	pfree(buf);
+	if (cas->error)
+		*problem = cas->error;
+	else if (sk_X509_num(cas->certs) == 0)
+		*problem = "the file contains no PEM certificate";
+	else
+		return true;
+	return false;
+}
+
+/*
+ * The rows of ssl_cert_file: the leaf (with chain_verifies, chain_error,
+ * is_served), the rest of its chain, and, when the server serves another
+ * certificate than the file's leaf, that one (source "served").
+ */
+static void
+cert_file_rows(ServerCertsState *st, const char *cert_path, const char *ca_path,
+			   ParseResult *chain, ParseResult *cas, bool have_cas)
+{
+	X509	   *leaf = sk_X509_value(chain->certs, 0);
+	const char *how;
+	X509	   *served = served_leaf(&how);
+	char	   *leaf_fp = cert_fingerprint(leaf);
+	char	   *served_fp = served ? cert_fingerprint(served) : NULL;
+	Datum		extra[3];
+	bool		extra_nulls[3] = {false, false, false};
+	const char *note = NULL;
+	const char *chain_error = NULL;
+
+	if (have_cas)
+	{
+		extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
+											 &chain_error));
+		if (chain_error)
+			extra[1] = CStringGetTextDatum(chain_error);
+		else
+			extra_nulls[1] = true;
+	}
+	else
+	{
+		extra_nulls[0] = true;
+		extra[1] = CStringGetTextDatum(ca_path[0] ?
+									   "ssl_ca_file could not be read or holds no certificate" :
+									   "ssl_ca_file is not set");
+	}
+
+	if (served_fp == NULL || leaf_fp == NULL)
+	{
+		extra_nulls[2] = true;
+		note = "the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
+	}
+	else
+	{
+		bool		same = strcmp(served_fp, leaf_fp) == 0;
+
+		extra[2] = BoolGetDatum(same);
+		if (!same)
+			note = "the server is not serving this certificate: ssl_cert_file changed since the configuration was last loaded; reload (SELECT pg_reload_conf()) to serve it, see the row with source 'served'";
+	}
+	sc_put(st, "ssl_cert_file", cert_path, leaf, 1, extra, extra_nulls, note);
+
+	for (int i = 1; i < sk_X509_num(chain->certs); i++)
+		sc_put(st, "ssl_cert_file", cert_path, sk_X509_value(chain->certs, i),
+			   i + 1, NULL, NULL, NULL);
+
+	if (served_fp && leaf_fp && strcmp(served_fp, leaf_fp) != 0)
+	{
+		extra_nulls[0] = extra_nulls[1] = true;
+		extra[2] = BoolGetDatum(true);
+		extra_nulls[2] = false;
+		sc_put(st, "served", NULL, served, 1, extra, extra_nulls,
+			   strcmp(how, "session") == 0 ?
+			   "the certificate this TLS session was served; it differs from ssl_cert_file on disk" :
+			   "the certificate the server was serving when this session started; it differs from ssl_cert_file on disk");
+	}
+}
+
 /* The rows of server_certificates; chain and cas are freed by the caller. */
 static void
 server_certificate_rows(ServerCertsState *st, const char *cert_path,
 						const char *ca_path, ParseResult *chain, ParseResult *cas)
 {
-	bool		have_chain = false;
-	bool		have_cas = false;
-	char	   *ca_problem = NULL;
-
+	char	   *ca_problem;
 	/* read ssl_ca_file first: the leaf row needs it; its rows come last */
-	if (ca_path[0])
-	{
-		size_t		len;
-		char	   *buf = pgtls_read_file(ca_path, &len, &ca_problem);
+	bool		have_cas = load_ca_file(ca_path, cas, &ca_problem);
 
-		if (buf)
-		{
-			parse_pem(buf, len, cas, false);
-			pfree(buf);
-			if (cas->error)
-				ca_problem = cas->error;
-			else if (sk_X509_num(cas->certs) == 0)
-				ca_problem = "the file contains no PEM certificate";
-			else
-				have_cas = true;
-		}
-	}
-
-	if (cert_path[0])
-		have_chain = load_cert_file(st, "ssl_cert_file", cert_path, chain);
-
-	if (have_chain)
-	{
-		X509	   *leaf = sk_X509_value(chain->certs, 0);
-		const char *how;
-		X509	   *served = served_leaf(&how);
-		char	   *leaf_fp = cert_fingerprint(leaf);
-		char	   *served_fp = served ? cert_fingerprint(served) : NULL;
-		Datum		extra[3];
-		bool		extra_nulls[3] = {false, false, false};
-		const char *note = NULL;
-		const char *chain_error = NULL;
-
-		if (have_cas)
-		{
-			extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
-												 &chain_error));
-			if (chain_error)
-				extra[1] = CStringGetTextDatum(chain_error);
-			else
-				extra_nulls[1] = true;
-		}
-		else
-		{
-			extra_nulls[0] = true;
-			extra[1] = CStringGetTextDatum(ca_path[0] ?
-										   "ssl_ca_file could not be read or holds no certificate" :
-										   "ssl_ca_file is not set");
-		}
-
-		if (served_fp == NULL || leaf_fp == NULL)
-		{
-			extra_nulls[2] = true;
-			note = "the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
-		}
-		else
-		{
-			bool		same = strcmp(served_fp, leaf_fp) == 0;
-
-			extra[2] = BoolGetDatum(same);
-			if (!same)
-				note = "the server is not serving this certificate: ssl_cert_file changed since the configuration was last loaded; reload (SELECT pg_reload_conf()) to serve it, see the row with source 'served'";
-		}
-		sc_put(st, "ssl_cert_file", cert_path, leaf, 1, extra, extra_nulls, note);
-
-		for (int i = 1; i < sk_X509_num(chain->certs); i++)
-			sc_put(st, "ssl_cert_file", cert_path, sk_X509_value(chain->certs, i),
-				   i + 1, NULL, NULL, NULL);
-
-		if (served_fp && leaf_fp && strcmp(served_fp, leaf_fp) != 0)
-		{
-			extra_nulls[0] = extra_nulls[1] = true;
-			extra[2] = BoolGetDatum(true);
-			extra_nulls[2] = false;
-			sc_put(st, "served", NULL, served, 1, extra, extra_nulls,
-				   strcmp(how, "session") == 0 ?
-				   "the certificate this TLS session was served; it differs from ssl_cert_file on disk" :
-				   "the certificate the server was serving when this session started; it differs from ssl_cert_file on disk");
-		}
-	}
+	if (cert_path[0] && load_cert_file(st, "ssl_cert_file", cert_path, chain))
+		cert_file_rows(st, cert_path, ca_path, chain, cas, have_cas);
 
 	if (have_cas)
 	{
@@ -417,20 +443,11 @@ crl_put(ReturnSetInfo *rsinfo, TimestampTz now, const char *source,
 
 	/* one row per CRL of a file: callers hold it in a PG_TRY */
 	CHECK_FOR_INTERRUPTS();
-	memset(nulls, true, sizeof(nulls));
-	values[0] = CStringGetTextDatum(source);
-	nulls[0] = false;
-	values[1] = CStringGetTextDatum(path);
-	nulls[1] = false;
+	file_row_init(values, nulls, CRLS_NCOLS, source, path, note);
 	if (crl)
 	{
 		memset(nulls + 2, false, CRL_NCOLS * sizeof(bool));
 		crl_values(crl, position, now, values + 2, nulls + 2);
-	}
-	if (note)
-	{
-		values[CRLS_NCOLS - 1] = CStringGetTextDatum(note);
-		nulls[CRLS_NCOLS - 1] = false;
 	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
