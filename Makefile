@@ -17,6 +17,7 @@ MODULE_big = pgtls_audit
 # build).  A new source file must be added here.
 OBJS = \
 	src/pgtls_audit.o \
+	src/common/files.o \
 	src/common/findings_list.o \
 	src/common/settings.o \
 	src/common/x509.o \
@@ -28,7 +29,10 @@ OBJS = \
 	src/audit/tls.o \
 	src/inventory/inventory.o \
 	src/inventory/lru_table.o \
-	src/certs/certificates.o \
+	src/certs/cert_info.o \
+	src/certs/key_check.o \
+	src/certs/parse.o \
+	src/certs/server_files.o \
 	src/config/ciphers.o \
 	src/config/findings.o \
 	src/config/hba_analysis.o \

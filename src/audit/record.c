@@ -31,8 +31,6 @@
  */
 #include "pgtls_audit.h"
 
-#include <openssl/bn.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -116,79 +114,35 @@ audit_record_init(AuditRecord *rec, Port *port)
 	return !rec->capture_failed;
 }
 
-/* Print an X509 name in RFC 2253 form, UTF-8 kept as is (as the server). */
-static char *
-x509_name_to_string(AuditRecord *rec, X509_NAME *name)
+/* audit_record_alloc for the common/x509.c helpers */
+static void *
+record_alloc(void *arg, Size size)
 {
-	BIO		   *bio;
-	BUF_MEM    *mem;
-	char	   *result = NULL;
-
-	if (name == NULL)
-		return NULL;
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-	{
-		rec->capture_failed = true;
-		return NULL;
-	}
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
-	{
-		BIO_get_mem_ptr(bio, &mem);
-		result = audit_record_alloc(rec, pgtls_valid_utf8_size(mem->data, mem->length) + 1);
-		if (result)
-			pgtls_make_valid_utf8(result, mem->data, mem->length);
-	}
-	BIO_free(bio);
-	return result;
+	return audit_record_alloc((AuditRecord *) arg, size);
 }
 
 static void
 capture_certificate(AuditRecord *rec, X509 *cert)
 {
-	ASN1_INTEGER *serial;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	PgtlsAllocator mem = {record_alloc, rec, false};
 
 	rec->client_cert_present = true;
-	rec->client_dn = x509_name_to_string(rec, X509_get_subject_name(cert));
-	rec->issuer_dn = x509_name_to_string(rec, X509_get_issuer_name(cert));
-
-	serial = X509_get_serialNumber(cert);
-	if (serial)
-	{
-		BIGNUM	   *bn = ASN1_INTEGER_to_BN(serial, NULL);
-
-		if (bn)
-		{
-			char	   *dec = BN_bn2dec(bn);
-			char	   *hex = BN_bn2hex(bn);
-
-			if (dec == NULL || hex == NULL)
-				rec->capture_failed = true;
-			rec->client_serial = copy_string(rec, dec);
-			rec->client_serial_hex = copy_string(rec, hex);
-			OPENSSL_free(dec);
-			OPENSSL_free(hex);
-			BN_free(bn);
-		}
-	}
+	/* RFC 2253, UTF-8 kept as is (as the server prints peer_dn) */
+	rec->client_dn = pgtls_x509_name_text(X509_get_subject_name(cert),
+										  false, true, NULL, &mem);
+	rec->issuer_dn = pgtls_x509_name_text(X509_get_issuer_name(cert),
+										  false, true, NULL, &mem);
+	rec->client_serial = pgtls_asn1_integer_text(X509_get_serialNumber(cert),
+												 false, &mem);
+	rec->client_serial_hex = pgtls_asn1_integer_text(X509_get_serialNumber(cert),
+													 true, &mem);
 
 	rec->has_not_after = asn1_time_to_timestamptz(X509_get0_notAfter(cert),
 												   &rec->client_not_after);
 
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1)
-	{
-		char	   *hex = audit_record_alloc(rec, mdlen * 2 + 1);
-
-		if (hex)
-		{
-			for (unsigned int i = 0; i < mdlen; i++)
-				snprintf(hex + i * 2, 3, "%02x", md[i]);
-			hex[mdlen * 2] = '\0';
-		}
-		rec->client_fingerprint = hex;
-	}
+	rec->client_fingerprint = pgtls_sha256_hex(cert, &mem);
+	if (mem.failed)
+		rec->capture_failed = true;
 }
 
 /*

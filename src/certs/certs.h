@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * certs.h
- *	  Certificates, CRLs and the server key from SQL (certs/certificates.c).
+ *	  What the rest of the module calls in certs/: the setting defined in
+ *	  certs/cert_info.c and the SSL context tracking of
+ *	  certs/server_files.c.  Within certs/, each file has its own header.
  *
  * src/certs/certs.h
  *

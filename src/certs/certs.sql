@@ -1,6 +1,6 @@
 
 -- src/certs/certs.sql: certificates, CRLs and the server key, read with
--- OpenSSL (src/certificates.c).  Certificate data is public (the server
+-- OpenSSL (src/certs/*.c).  Certificate data is public (the server
 -- sends its certificates to every client), so certificate_info() and
 -- crl_info() are open to all and the views are granted to pg_monitor; the
 -- raw functions that read the configured files are not public, and the

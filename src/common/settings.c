@@ -21,6 +21,15 @@ pgtls_setting(const char *name)
 	return GetConfigOption(name, true, false);
 }
 
+/* A setting every supported server has (file names): "" if missing anyway */
+const char *
+pgtls_setting_or_empty(const char *name)
+{
+	const char *v = pgtls_setting(name);
+
+	return v ? v : "";
+}
+
 /* "TLSv1.2" and the like (as SSL_get_version spells them) in order */
 TlsProtocolRank
 tls_protocol_rank(const char *name)

@@ -3,9 +3,12 @@
  * x509.c
  *	  Small X.509 and text helpers shared by the audit record
  *	  (audit/record.c) and the certificate functions (certs/): ASN.1 times
- *	  as timestamps, and text from the wire or from a certificate made
- *	  valid UTF-8.  Nothing here raises an error or allocates, so the
- *	  audit record may use it in an exit callback.
+ *	  as timestamps, names, fingerprints and serials as text, and text from
+ *	  the wire or from a certificate made valid UTF-8.  Nothing here raises
+ *	  an error, so the audit record may use it in an exit callback: what
+ *	  is returned is allocated by the caller's PgtlsAllocator, which
+ *	  returns NULL rather than raise, and OpenSSL's own memory is freed
+ *	  before returning.
  *
  * src/common/x509.c
  *
@@ -14,6 +17,12 @@
 #include "postgres.h"
 
 #include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "common/x509.h"
 #include "mb/pg_wchar.h"
@@ -102,4 +111,106 @@ pgtls_make_valid_utf8(char *dst, const char *src, size_t len)
 		len -= l;
 	}
 	*dst = '\0';
+}
+
+/* Memory from the caller's allocator; NULL (and mem->failed) on failure. */
+static void *
+pgtls_alloc(PgtlsAllocator *mem, Size size)
+{
+	void	   *p = mem->alloc(mem->arg, size);
+
+	if (p == NULL)
+		mem->failed = true;
+	return p;
+}
+
+/* An X.509 name in RFC 2253 form; see x509.h. */
+char *
+pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
+					 bool valid_utf8, size_t *len, PgtlsAllocator *mem)
+{
+	unsigned long flags = XN_FLAG_RFC2253;
+	BIO		   *bio;
+	BUF_MEM    *bm;
+	char	   *result = NULL;
+
+	if (name == NULL)
+		return NULL;
+	if (!escape_non_ascii)
+		flags &= ~ASN1_STRFLGS_ESC_MSB;
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL)
+	{
+		mem->failed = true;
+		return NULL;
+	}
+	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0)
+	{
+		size_t		n;
+
+		BIO_get_mem_ptr(bio, &bm);
+		n = valid_utf8 ? pgtls_valid_utf8_size(bm->data, bm->length) : bm->length;
+		result = pgtls_alloc(mem, n + 1);
+		if (result && valid_utf8)
+			pgtls_make_valid_utf8(result, bm->data, bm->length);
+		else if (result)
+		{
+			if (n > 0)
+				memcpy(result, bm->data, n);
+			result[n] = '\0';
+		}
+		if (result && len)
+			*len = n;
+	}
+	BIO_free(bio);
+	return result;
+}
+
+/* SHA-256 of the DER certificate in lower-case hex; see x509.h. */
+char *
+pgtls_sha256_hex(const X509 *cert, PgtlsAllocator *mem)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char	   *hex;
+
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
+		return NULL;
+	hex = pgtls_alloc(mem, mdlen * 2 + 1);
+	if (hex == NULL)
+		return NULL;
+	for (unsigned int i = 0; i < mdlen; i++)
+	{
+		hex[i * 2] = digits[md[i] >> 4];
+		hex[i * 2 + 1] = digits[md[i] & 0x0f];
+	}
+	hex[mdlen * 2] = '\0';
+	return hex;
+}
+
+/* An ASN.1 INTEGER in decimal or upper-case hex (BN_bn2dec, BN_bn2hex). */
+char *
+pgtls_asn1_integer_text(const ASN1_INTEGER *ai, bool hex, PgtlsAllocator *mem)
+{
+	BIGNUM	   *bn;
+	char	   *text;
+	char	   *result = NULL;
+
+	if (ai == NULL || (bn = ASN1_INTEGER_to_BN(ai, NULL)) == NULL)
+		return NULL;
+	text = hex ? BN_bn2hex(bn) : BN_bn2dec(bn);
+	if (text == NULL)
+		mem->failed = true;
+	else
+	{
+		size_t		n = strlen(text);
+
+		result = pgtls_alloc(mem, n + 1);
+		if (result)
+			memcpy(result, text, n + 1);
+	}
+	OPENSSL_free(text);
+	BN_free(bn);
+	return result;
 }

@@ -2,7 +2,7 @@
  *
  * x509.h
  *	  Small X.509 and text helpers shared by the audit record and the
- *	  certificate functions (common/x509.c).
+ *	  certificate functions (common/x509.c).  None of them raises.
  *
  * src/common/x509.h
  *
@@ -15,10 +15,43 @@
 
 #include "datatype/timestamp.h"
 
-/* an OpenSSL ASN1_TIME, without including OpenSSL headers here */
+/* OpenSSL's ASN1_TIME, ASN1_INTEGER, X509_NAME and X509, without its headers */
 struct asn1_string_st;
+struct X509_name_st;
+struct x509_st;
+
 extern bool asn1_time_to_timestamptz(const struct asn1_string_st *t,
 									 TimestampTz *result);
+
+/*
+ * Where the helpers below put what they return.  alloc(arg, size) returns
+ * NULL on failure and never raises: the audit record captures in an exit
+ * callback (audit/record.c), and an ERROR here would leak OpenSSL's memory.
+ * failed is set when memory ran out, in alloc or in OpenSSL; a value that
+ * OpenSSL cannot produce for another reason is NULL without it.
+ */
+typedef struct PgtlsAllocator
+{
+	void	   *(*alloc) (void *arg, Size size);
+	void	   *arg;
+	bool		failed;
+} PgtlsAllocator;
+
+/*
+ * An X.509 name in RFC 2253 form, as the server prints peer_dn: UTF-8 kept
+ * as is, or with escape_non_ascii each non-ASCII byte as \XX (RFC 4514).
+ * With valid_utf8, bytes that are not valid UTF-8 become U+FFFD; without,
+ * the text is OpenSSL's as is.  NULL for a NULL name.  *len (if len is not
+ * NULL) gets the length without the final zero.
+ */
+extern char *pgtls_x509_name_text(const struct X509_name_st *name,
+								  bool escape_non_ascii, bool valid_utf8,
+								  size_t *len, PgtlsAllocator *mem);
+/* The SHA-256 fingerprint of the DER certificate in lower-case hex */
+extern char *pgtls_sha256_hex(const struct x509_st *cert, PgtlsAllocator *mem);
+/* An ASN.1 INTEGER (a serial, a CRL number) in decimal or upper-case hex */
+extern char *pgtls_asn1_integer_text(const struct asn1_string_st *ai,
+									 bool hex, PgtlsAllocator *mem);
 
 /*
  * Text from the wire made valid UTF-8: pgtls_valid_utf8_size() is the

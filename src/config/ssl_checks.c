@@ -22,6 +22,8 @@
  */
 #include "pgtls_audit.h"
 
+#include "certs/key_check.h"
+#include "certs/parse.h"
 #include "common/findings_list.h"
 #include "common/settings.h"
 #include "config/hba.h"
@@ -34,7 +36,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "utils/guc.h"
@@ -53,14 +54,6 @@ setting_set(const char *name)
 	const char *v = pgtls_setting(name);
 
 	return v != NULL && v[0] != '\0';
-}
-
-/* Never prompt for a passphrase: report the key as encrypted instead */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *userdata)
-{
-	*(bool *) userdata = true;
-	return -1;
 }
 
 /* Check that a file exists and can be read; finding otherwise */
@@ -97,22 +90,20 @@ static void
 key_permissions(List **findings, const char *path)
 {
 	struct stat st;
+	KeyFilePermission perm;
 
 	if (stat(path, &st) != 0)
 		return;
-	if (!S_ISREG(st.st_mode))
-	{
+	perm = key_file_permission(&st);
+	if (perm == KEY_FILE_NOT_REGULAR)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"Point ssl_key_file at a regular file.",
 					"private key file \"%s\" is not a regular file", path);
-		return;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0)
+	else if (perm == KEY_FILE_BAD_OWNER)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"chown the file to the database user (mode 0600) or to root (mode 0640, group of the database user).",
 					"private key file \"%s\" must be owned by the database user or root: the server refuses it", path);
-	else if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
-			 (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+	else if (perm == KEY_FILE_GROUP_WORLD_ACCESS)
 		finding_add(findings, "CERT003", FINDING_CRITICAL, "certificates", "ssl_key_file",
 					"chmod 0600 the file if the database user owns it, or 0640 if root owns it.",
 					"private key file \"%s\" has group or world access (mode %04o, owner %s): the server refuses it",
@@ -124,32 +115,26 @@ key_permissions(List **findings, const char *path)
 static void
 key_matches_certificate(List **findings, const char *certpath, const char *keypath)
 {
-	BIO		   *cb = BIO_new_file(certpath, "r");
-	BIO		   *kb = NULL;
-	X509	   *cert = NULL;
+	X509	   *cert = read_first_certificate_file(certpath);
 	EVP_PKEY   *key = NULL;
 	bool		encrypted = false;
 	bool		bad_cert = false;
 	bool		mismatch = false;
+	char	   *problem;
 
-	if (cb)
-		cert = PEM_read_bio_X509(cb, NULL, NULL, NULL);
 	if (cert == NULL)
 		bad_cert = true;
-	else if ((kb = BIO_new_file(keypath, "r")) != NULL)
+	else
 	{
-		key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase_cb, &encrypted);
+		/* an unreadable or encrypted key is not a mismatch: no finding */
+		key = read_private_key_file(keypath, &encrypted, &problem);
 		if (key && X509_check_private_key(cert, key) != 1)
 			mismatch = true;
 	}
 	if (key)
 		EVP_PKEY_free(key);
-	if (kb)
-		BIO_free(kb);
 	if (cert)
 		X509_free(cert);
-	if (cb)
-		BIO_free(cb);
 	ERR_clear_error();
 
 	if (bad_cert)
@@ -251,12 +236,10 @@ groups_findings(List **findings)
 	pfree(weak.data);
 }
 
-void
-ssl_findings(HbaAnalysis *an, List **findings)
+/* AUTH007: MD5 password hashes; AUTH009: successful logins not logged */
+static void
+auth_findings(List **findings)
 {
-	bool		ssl_on = setting_is("ssl", "on");
-	int			i;
-
 	if (setting_is("password_encryption", "md5"))
 		finding_add(findings, "AUTH007", FINDING_WARNING, "auth", "password_encryption",
 					"Set password_encryption = 'scram-sha-256' and have users set their passwords again.",
@@ -271,105 +254,127 @@ ssl_findings(HbaAnalysis *an, List **findings)
 		finding_add(findings, "AUTH009", FINDING_WARNING, "auth", "log_connections",
 					"Add pgtls_audit to shared_preload_libraries and restart, or set log_connections in core.",
 					"successful connections leave no record in the server log: pgtls_audit is not preloaded, and core's log_connections does not log authorization");
+}
 
-	if (!ssl_on)
-	{
-		StringInfoData hostssl;
-		StringInfoData remote;
+/* ssl = off: TLS001 hostssl lines that never match, TLS002 remote plain text */
+static void
+ssl_off_findings(HbaAnalysis *an, List **findings)
+{
+	StringInfoData hostssl;
+	StringInfoData remote;
 
-		if (an == NULL)
-			return;
-		initStringInfo(&hostssl);
-		initStringInfo(&remote);
-		for (i = 0; i < an->nrules; i++)
-		{
-			HbaRule    *r = &an->rules[i];
-
-			if (r->hba == NULL || r->hba->auth_method == uaReject)
-				continue;
-			if (r->hba->conntype == ctHostSSL)
-				appendStringInfo(&hostssl, "%s%d", hostssl.len ? ", " : "", r->line_number);
-			else if (r->hba->conntype != ctLocal && r->reachable && !r->loopback_only &&
-					 r->hba->conntype != ctHostGSS)
-				appendStringInfo(&remote, "%s%d", remote.len ? ", " : "", r->line_number);
-		}
-		if (hostssl.len)
-			finding_add(findings, "TLS001", FINDING_CRITICAL, "ssl", "ssl",
-						"Set ssl = on (with a certificate and key) or remove the hostssl lines.",
-						"ssl is off but %s has hostssl lines (%s): they can never match, so the clients they were meant for are refused or fall through to other lines",
-						an->path, hostssl.data);
-		if (remote.len)
-			finding_add(findings, "TLS002", FINDING_CRITICAL, "ssl", "ssl",
-						"Set ssl = on and make remote lines hostssl.",
-						"ssl is off and %s accepts TCP connections from non-loopback addresses (lines %s): all of that traffic, passwords included, is unencrypted",
-						an->path, remote.data);
+	if (an == NULL)
 		return;
-	}
-
-	/* protocol range */
+	initStringInfo(&hostssl);
+	initStringInfo(&remote);
+	for (int i = 0; i < an->nrules; i++)
 	{
-		const char *minp = pgtls_setting("ssl_min_protocol_version");
-		const char *maxp = pgtls_setting("ssl_max_protocol_version");
-		TlsProtocolRank minr = tls_protocol_rank(minp);
-		TlsProtocolRank maxr = tls_protocol_rank(maxp);
+		HbaRule    *r = &an->rules[i];
 
-		if (minr < TLS_RANK_TLSV1_2)
-			finding_add(findings, "TLS003", FINDING_WARNING, "ssl", "ssl_min_protocol_version",
-						"Set ssl_min_protocol_version = 'TLSv1.2' (or 'TLSv1.3' when every client supports it).",
-						"ssl_min_protocol_version is %s: TLS 1.0 and 1.1 are deprecated (RFC 8996)",
-						minp && minp[0] ? minp : "empty");
-		if (maxp && maxp[0] && maxr != TLS_RANK_UNKNOWN && maxr < minr)
-			finding_add(findings, "TLS004", FINDING_CRITICAL, "ssl", "ssl_max_protocol_version",
-						"Set ssl_max_protocol_version to '' (no limit) or at least ssl_min_protocol_version.",
-						"ssl_max_protocol_version (%s) is lower than ssl_min_protocol_version (%s): the server cannot set up TLS (start fails, a reload keeps the old settings)",
-						maxp, minp);
-		else if (maxp && maxp[0] && maxr < TLS_RANK_TLSV1_3)
-			finding_add(findings, "TLS005", FINDING_WARNING, "ssl", "ssl_max_protocol_version",
-						"Set ssl_max_protocol_version = '' so that TLS 1.3 can be used.",
-						"ssl_max_protocol_version is %s: TLS 1.3 is disabled", maxp);
+		if (r->hba == NULL || r->hba->auth_method == uaReject)
+			continue;
+		if (r->hba->conntype == ctHostSSL)
+			appendStringInfo(&hostssl, "%s%d", hostssl.len ? ", " : "", r->line_number);
+		else if (r->hba->conntype != ctLocal && r->reachable && !r->loopback_only &&
+				 r->hba->conntype != ctHostGSS)
+			appendStringInfo(&remote, "%s%d", remote.len ? ", " : "", r->line_number);
 	}
+	if (hostssl.len)
+		finding_add(findings, "TLS001", FINDING_CRITICAL, "ssl", "ssl",
+					"Set ssl = on (with a certificate and key) or remove the hostssl lines.",
+					"ssl is off but %s has hostssl lines (%s): they can never match, so the clients they were meant for are refused or fall through to other lines",
+					an->path, hostssl.data);
+	if (remote.len)
+		finding_add(findings, "TLS002", FINDING_CRITICAL, "ssl", "ssl",
+					"Set ssl = on and make remote lines hostssl.",
+					"ssl is off and %s accepts TCP connections from non-loopback addresses (lines %s): all of that traffic, passwords included, is unencrypted",
+					an->path, remote.data);
+}
+
+/* TLS003-TLS005: the protocol range; TLS006: the client picks the suite */
+static void
+protocol_findings(List **findings)
+{
+	const char *minp = pgtls_setting("ssl_min_protocol_version");
+	const char *maxp = pgtls_setting("ssl_max_protocol_version");
+	TlsProtocolRank minr = tls_protocol_rank(minp);
+	TlsProtocolRank maxr = tls_protocol_rank(maxp);
+
+	if (minr < TLS_RANK_TLSV1_2)
+		finding_add(findings, "TLS003", FINDING_WARNING, "ssl", "ssl_min_protocol_version",
+					"Set ssl_min_protocol_version = 'TLSv1.2' (or 'TLSv1.3' when every client supports it).",
+					"ssl_min_protocol_version is %s: TLS 1.0 and 1.1 are deprecated (RFC 8996)",
+					minp && minp[0] ? minp : "empty");
+	if (maxp && maxp[0] && maxr != TLS_RANK_UNKNOWN && maxr < minr)
+		finding_add(findings, "TLS004", FINDING_CRITICAL, "ssl", "ssl_max_protocol_version",
+					"Set ssl_max_protocol_version to '' (no limit) or at least ssl_min_protocol_version.",
+					"ssl_max_protocol_version (%s) is lower than ssl_min_protocol_version (%s): the server cannot set up TLS (start fails, a reload keeps the old settings)",
+					maxp, minp);
+	else if (maxp && maxp[0] && maxr < TLS_RANK_TLSV1_3)
+		finding_add(findings, "TLS005", FINDING_WARNING, "ssl", "ssl_max_protocol_version",
+					"Set ssl_max_protocol_version = '' so that TLS 1.3 can be used.",
+					"ssl_max_protocol_version is %s: TLS 1.3 is disabled", maxp);
 
 	if (setting_is("ssl_prefer_server_ciphers", "off"))
 		finding_add(findings, "TLS006", FINDING_WARNING, "ssl", "ssl_prefer_server_ciphers",
 					"Set ssl_prefer_server_ciphers = on.",
 					"ssl_prefer_server_ciphers is off: the client's preference order chooses the TLS 1.2 suite, weaker ones included");
+}
 
-	groups_findings(findings);
+/* CERT001-CERT005, CERT007: the certificate, key, CA and CRL files */
+static void
+file_findings(List **findings)
+{
+	bool		cert_ok = file_readable(findings, "CERT001", "ssl_cert_file",
+										"server certificate file");
+	bool		key_ok = file_readable(findings, "CERT002", "ssl_key_file",
+									   "private key file");
 
-	/* files */
-	{
-		bool		cert_ok = file_readable(findings, "CERT001", "ssl_cert_file",
-											"server certificate file");
-		bool		key_ok = file_readable(findings, "CERT002", "ssl_key_file",
-										   "private key file");
-
-		if (key_ok)
-			key_permissions(findings, pgtls_setting("ssl_key_file"));
-		if (cert_ok && key_ok)
-			key_matches_certificate(findings, pgtls_setting("ssl_cert_file"),
-									pgtls_setting("ssl_key_file"));
-	}
+	if (key_ok)
+		key_permissions(findings, pgtls_setting("ssl_key_file"));
+	if (cert_ok && key_ok)
+		key_matches_certificate(findings, pgtls_setting("ssl_cert_file"),
+								pgtls_setting("ssl_key_file"));
 	if (setting_set("ssl_ca_file"))
 		file_readable(findings, "CERT004", "ssl_ca_file", "CA file");
 	if (setting_set("ssl_crl_file"))
 		file_readable(findings, "CERT005", "ssl_crl_file", "CRL file");
 	if (setting_set("ssl_crl_dir"))
 		file_readable(findings, "CERT005", "ssl_crl_dir", "CRL directory");
+}
 
-	/* client certificates without a CA to verify them */
-	if (an && !setting_set("ssl_ca_file"))
+/* CERT006: client certificates required without a CA to verify them */
+static void
+client_ca_findings(HbaAnalysis *an, List **findings)
+{
+	StringInfoData lines;
+
+	if (an == NULL || setting_set("ssl_ca_file"))
+		return;
+	initStringInfo(&lines);
+	for (int i = 0; i < an->nrules; i++)
+		if (an->rules[i].reachable && hba_rule_uses_client_cert(&an->rules[i]))
+			appendStringInfo(&lines, "%s%d", lines.len ? ", " : "",
+							 an->rules[i].line_number);
+	if (lines.len)
+		finding_add(findings, "CERT006", FINDING_CRITICAL, "certificates", "ssl_ca_file",
+					"Set ssl_ca_file to the CA that issues client certificates.",
+					"%s lines %s use the cert method or clientcert, but ssl_ca_file is empty: the server requests no client certificate, so those connections always fail",
+					an->path, lines.data);
+}
+
+/* Every finding of this file, in this order; with ssl off, auth and ssl off only */
+void
+ssl_findings(HbaAnalysis *an, List **findings)
+{
+	auth_findings(findings);
+	if (!setting_is("ssl", "on"))
 	{
-		StringInfoData lines;
-
-		initStringInfo(&lines);
-		for (i = 0; i < an->nrules; i++)
-			if (an->rules[i].reachable && hba_rule_uses_client_cert(&an->rules[i]))
-				appendStringInfo(&lines, "%s%d", lines.len ? ", " : "",
-								 an->rules[i].line_number);
-		if (lines.len)
-			finding_add(findings, "CERT006", FINDING_CRITICAL, "certificates", "ssl_ca_file",
-						"Set ssl_ca_file to the CA that issues client certificates.",
-						"%s lines %s use the cert method or clientcert, but ssl_ca_file is empty: the server requests no client certificate, so those connections always fail",
-						an->path, lines.data);
+		ssl_off_findings(an, findings);
+		return;
 	}
+	protocol_findings(findings);
+	groups_findings(findings);
+	file_findings(findings);
+	client_ca_findings(an, findings);
 }
