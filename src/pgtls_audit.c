@@ -17,7 +17,7 @@
 
 #include "audit/hooks.h"
 #include "audit/record.h"
-#include "certs/certs.h"
+#include "certs/cert_info.h"
 #include "inventory/inventory.h"
 
 #include "access/htup_details.h"

@@ -63,7 +63,7 @@ extern int	pgtls_audit_debug_inject_failure;
 extern int	pgtls_audit_debug_record_delay;
 
 
-/* certs/certificates.c */
+/* certs/cert_info.c */
 extern int	pgtls_audit_expiry_warning_days;
 
 #endif							/* PGTLS_AUDIT_H */

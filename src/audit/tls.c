@@ -39,7 +39,7 @@
 #include <openssl/x509.h>
 
 #include "audit/tls.h"
-#include "certs/certs.h"
+#include "certs/server_files.h"
 #include "libpq/auth.h"
 
 /* The client certificate whose verification failed in this backend. */

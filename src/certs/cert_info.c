@@ -21,7 +21,6 @@
 #include "pgtls_audit.h"
 
 #include "certs/cert_info.h"
-#include "certs/certs.h"
 #include "certs/parse.h"
 #include "common/x509.h"
 

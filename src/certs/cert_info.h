@@ -38,4 +38,7 @@ extern char *cert_fingerprint(X509 *cert);
 /* "RSA", "EC", "Ed25519" and the like */
 extern const char *key_type_name(EVP_PKEY *pkey);
 
+/* pgtls_audit.expiry_warning_days (defined from _PG_init) */
+extern void certificates_define_settings(void);
+
 #endif							/* PGTLS_CERTS_CERT_INFO_H */

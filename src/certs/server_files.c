@@ -33,7 +33,7 @@
 #include "pgtls_audit.h"
 
 #include "certs/cert_info.h"
-#include "certs/certs.h"
+#include "certs/server_files.h"
 #include "certs/parse.h"
 #include "common/files.h"
 #include "common/settings.h"

@@ -64,9 +64,9 @@ pgtls_valid_utf8_size(const char *source, size_t len)
 	{
 		int			l = pg_utf_mblen(src);
 
-		if (*src < 0x80)
+		if (*src < 0x80 && *src != 0)
 			l = 1;
-		else if ((size_t) l > len || !pg_utf8_islegal(src, l))
+		else if (*src == 0 || (size_t) l > len || !pg_utf8_islegal(src, l))
 		{
 			/* one invalid byte becomes U+FFFD (3 bytes) */
 			out += 3;
@@ -84,7 +84,8 @@ pgtls_valid_utf8_size(const char *source, size_t len)
 /*
  * Copy src[0..len) to dst (valid_utf8_size(src, len) + 1 bytes), replacing
  * each byte that is not part of a valid UTF-8 sequence with U+FFFD.  A NUL
- * byte cannot occur: the strings are C strings.
+ * byte (possible in a server name from the wire) becomes U+FFFD too, so
+ * the result is always one C string.
  */
 void
 pgtls_make_valid_utf8(char *dst, const char *src, size_t len)
@@ -95,9 +96,9 @@ pgtls_make_valid_utf8(char *dst, const char *src, size_t len)
 	{
 		int			l = pg_utf_mblen(s);
 
-		if (*s < 0x80)
+		if (*s < 0x80 && *s != 0)
 			l = 1;
-		else if ((size_t) l > len || !pg_utf8_islegal(s, l))
+		else if (*s == 0 || (size_t) l > len || !pg_utf8_islegal(s, l))
 		{
 			memcpy(dst, "\xEF\xBF\xBD", 3);
 			dst += 3;
