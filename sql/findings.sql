@@ -242,10 +242,15 @@ SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replac
          '^  [0-9]+ days', '  N days'),
          'enables [0-9]+ suite\(s\) without forward secrecy: .*$', 'enables N suite(s) without forward secrecy: ...'),
          'reset \(DATE\)', 'reset (DATE)') AS report
-FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
+FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n),
+     (SELECT n AS cs FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
+       WHERE l = '== Certificates expiring soonest') c
 WHERE n < (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
             WHERE l = '== Protocols and ciphers of recent connections')
-ORDER BY n;
+-- the certificates of the harness PKI expire within the same second or
+-- two (made one after the other), so with the dates cut out their lines
+-- are listed in text order (their order by date is tested in 004)
+ORDER BY CASE WHEN n > cs AND l <> '' THEN cs + 0.5 ELSE n END, report;
 -- its last section, the protocol and cipher mix of TCP attempts, counts
 -- exactly the audit records of TCP attempts in the server log
 WITH rec AS (
