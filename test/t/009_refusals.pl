@@ -95,13 +95,15 @@ $off = log_offset($node);
 $out = s_client($node, '-servername', 'db.example.com', '-alpn', 'postgresql,x-test',
 	'-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384');
 $r = only_record($node, $off, 'probe with SNI and ALPN');
+# OpenSSL 3.0 adds the renegotiation SCSV to the two suites, 3.5 does not
+my $nsuites = sprintf('%02d', scalar @{ $r->{offered_ciphers} // [] });
 check('probe with SNI and ALPN', $r, sni => 'db.example.com', protocol => 'TLSv1.2',
-	ja4 => qr/^t12d03\d\dpl_[0-9a-f]{12}_[0-9a-f]{12}$/);
+	ja4 => qr/^t12d${nsuites}\d\dpl_[0-9a-f]{12}_[0-9a-f]{12}$/);
 is_deeply($r->{offered_alpn}, [ 'postgresql', 'x-test' ], 'probe with SNI and ALPN: offered_alpn');
 is_deeply($r->{offered_versions}, ['TLSv1.2'], 'probe with SNI and ALPN: offered_versions');
-is_deeply($r->{offered_ciphers},
-	[ 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'TLS_EMPTY_RENEGOTIATION_INFO_SCSV' ],
-	'probe with SNI and ALPN: offered_ciphers, in its order, with the SCSV OpenSSL adds');
+is_deeply([ grep { $_ ne 'TLS_EMPTY_RENEGOTIATION_INFO_SCSV' } @{ $r->{offered_ciphers} // [] } ],
+	[ 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384' ],
+	'probe with SNI and ALPN: offered_ciphers, the two suites in its order (and no other but the SCSV)');
 ok(scalar(@{ $r->{offered_groups} // [] }) > 0
 	  && !(grep { !/^(x25519|x448|secp\d+r1|ffdhe\d+|X25519MLKEM768|SecP\d+r1MLKEM\d+|0x[0-9a-f]{4})$/i } @{ $r->{offered_groups} }),
 	'probe with SNI and ALPN: offered_groups are group names') or diag explain $r->{offered_groups};
