@@ -13,6 +13,14 @@
 
 #include "config/hba.h"
 
+/* Does a line match all connections of a piece of another? */
+typedef enum HbaCover
+{
+	HBA_COVER_NO,
+	HBA_COVER_UNDECIDED,		/* depends on DNS, interfaces, regexes */
+	HBA_COVER_YES
+} HbaCover;
+
 /* the server's matching rules applied to sets of connections */
 extern HbaCover hba_db_token_covered(const HbaRule *a, AuthToken *db,
 									 AuthToken *role, const char **why);

@@ -28,8 +28,9 @@
  * all refuses the connection.  clientcert and the cert method do not take
  * part in matching: they refuse the connection after the line was chosen.
  *
- * hba_match() shows the chosen line as hba_analysis.c read it: with secret
- * option values already redacted for callers who may not see them.
+ * hba_match() shows the chosen line as hba_parse.c read it: with secret
+ * option values already redacted (hba_redact.c) for callers who may not
+ * see them.
  *
  * src/config/hba_match.c
  *
@@ -42,8 +43,11 @@
 #include <arpa/inet.h>
 
 #include "access/htup_details.h"
+#include "common/findings_list.h"
 #include "config/hba.h"
+#include "config/hba_analysis.h"
 #include "config/hba_cover.h"
+#include "config/hba_parse.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "libpq/ifaddr.h"
