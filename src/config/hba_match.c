@@ -114,34 +114,6 @@ conn_db_matches(const HbaConn *c, List *tokens)
 	return false;
 }
 
-/* hba.c check_role() */
-static bool
-conn_role_matches(const HbaConn *c, List *tokens)
-{
-	ListCell   *lc;
-
-	foreach(lc, tokens)
-	{
-		AuthToken  *tok = lfirst(lc);
-
-		if (hba_token_is_member_check(tok))
-		{
-			if (hba_role_is_member(c->roleid, tok->string + 1))
-				return true;
-		}
-		else if (hba_token_is_keyword(tok, "all"))
-			return true;
-		else if (PGTLS_TOKEN_HAS_REGEX(tok))
-		{
-			if (pgtls_token_regex_matches(tok, c->user))
-				return true;
-		}
-		else if (strcmp(tok->string, c->user) == 0)
-			return true;
-	}
-	return false;
-}
-
 typedef struct IfaddrCheck
 {
 	const struct sockaddr_storage *client;
@@ -232,7 +204,7 @@ conn_matches(const HbaRule *r, const HbaConn *c)
 
 	if (!conn_db_matches(c, hba->databases))
 		return 0;
-	if (!conn_role_matches(c, hba->roles))
+	if (!hba_role_list_matches(hba->roles, c->user, c->roleid))
 		return 0;
 	return 1;
 }
