@@ -53,6 +53,96 @@ hba_effective_kinds(const HbaAnalysis *an, const HbaRule *r)
 	return k;
 }
 
+/* The search for the earlier lines that cover the pieces of rule bi */
+typedef struct PieceSearch
+{
+	HbaAnalysis *an;
+	int			bi;
+	List	   *cover_lines;	/* first covering rule of each piece */
+	List	   *undecided_lines;	/* rules that might cover a piece */
+	const char **whys;			/* why, for each rule in undecided_lines */
+} PieceSearch;
+
+/* The address families of the pieces of rule b: both for "all" */
+static int
+piece_families(const HbaRule *b, int *fams)
+{
+	if (b->addr_kind == HBA_ADDR_ALL)
+	{
+		fams[0] = AF_INET;
+		fams[1] = AF_INET6;
+		return 2;
+	}
+	fams[0] = b->family;
+	return 1;
+}
+
+/*
+ * Is the piece (connection kind k, address family, database token dt,
+ * user token rt) of rule bi matched entirely by one rule before it?
+ * Notes the covering rule, or the rules that might cover, in ps.
+ */
+static HbaCover
+piece_covered(PieceSearch *ps, int k, int family, AuthToken *dt,
+			  AuthToken *rt)
+{
+	HbaAnalysis *an = ps->an;
+	HbaRule    *b = &an->rules[ps->bi];
+	HbaCover	best = HBA_COVER_NO;
+	int			ai;
+
+	for (ai = 0; ai < ps->bi; ai++)
+	{
+		HbaRule    *a = &an->rules[ai];
+		const char *why = NULL;
+		HbaCover	ca,
+					cd,
+					cr;
+
+		CHECK_FOR_INTERRUPTS();
+		if (a->hba == NULL || !(hba_effective_kinds(an, a) & k))
+			continue;
+		if ((ca = hba_addr_covered(a, b, family, &why)) == HBA_COVER_NO)
+			continue;
+		if ((cd = hba_db_token_covered(a, dt, rt, &why)) == HBA_COVER_NO)
+			continue;
+		if ((cr = hba_role_token_covered(a, rt, &why)) == HBA_COVER_NO)
+			continue;
+		if (ca == HBA_COVER_YES && cd == HBA_COVER_YES &&
+			cr == HBA_COVER_YES)
+		{
+			ps->cover_lines = list_append_unique_int(ps->cover_lines, ai);
+			return HBA_COVER_YES;
+		}
+		best = HBA_COVER_UNDECIDED;
+		if (!list_member_int(ps->undecided_lines, ai))
+		{
+			ps->undecided_lines = lappend_int(ps->undecided_lines, ai);
+			ps->whys[ai] = why ? why : "cannot be decided statically";
+		}
+	}
+	return best;
+}
+
+/* "file:line, file:line" of the rules in lines, in order, each with its why */
+static void
+append_rule_list(StringInfo buf, HbaAnalysis *an, List *lines,
+				 const char **whys)
+{
+	ListCell   *lc;
+
+	list_sort(lines, list_int_cmp);
+	foreach(lc, lines)
+	{
+		HbaRule    *a = &an->rules[lfirst_int(lc)];
+
+		appendStringInfo(buf, "%s%s:%d", buf->len > 0 ? ", " : "",
+						 a->file, a->line_number);
+		if (whys)
+			appendStringInfo(buf, " (%s)", whys[lfirst_int(lc)]);
+	}
+}
+
 /*
  * Are all connections of rule bi (with its user tokens replaced by roles,
  * if not NIL) matched by rules before it?  Fills covering with the first
@@ -64,28 +154,15 @@ hba_pieces_covered(HbaAnalysis *an, int bi, List *roles, int kinds_mask,
 {
 	HbaRule    *b = &an->rules[bi];
 	int			kinds = hba_effective_kinds(an, b) & kinds_mask;
-	const char **whys = palloc0(sizeof(char *) * Max(bi, 1));
+	PieceSearch ps = {an, bi, NIL, NIL, NULL};
 	int			fams[2];
-	int			nfams;
+	int			nfams = piece_families(b, fams);
 	int			k;
 	bool		any_undecided = false;
-	List	   *cover_lines = NIL;
-	List	   *undecided_lines = NIL;
 
+	ps.whys = palloc0(sizeof(char *) * Max(bi, 1));
 	if (roles == NIL)
 		roles = b->hba->roles;
-
-	if (b->addr_kind == HBA_ADDR_ALL)
-	{
-		fams[0] = AF_INET;
-		fams[1] = AF_INET6;
-		nfams = 2;
-	}
-	else
-	{
-		fams[0] = b->family;
-		nfams = 1;
-	}
 
 	for (k = 1; k <= HBA_CONN_PLAIN; k <<= 1)
 	{
@@ -103,46 +180,12 @@ hba_pieces_covered(HbaAnalysis *an, int bi, List *roles, int kinds_mask,
 
 				foreach(rc, roles)
 				{
-					AuthToken  *dt = lfirst(dc);
-					AuthToken  *rt = lfirst(rc);
-					HbaCover	best = HBA_COVER_NO;
-					int			ai;
+					HbaCover	c = piece_covered(&ps, k, fams[f],
+												  lfirst(dc), lfirst(rc));
 
-					for (ai = 0; ai < bi; ai++)
-					{
-						HbaRule    *a = &an->rules[ai];
-						const char *why = NULL;
-						HbaCover	ca,
-									cd,
-									cr;
-
-						CHECK_FOR_INTERRUPTS();
-						if (a->hba == NULL || !(hba_effective_kinds(an, a) & k))
-							continue;
-						if ((ca = hba_addr_covered(a, b, fams[f], &why)) == HBA_COVER_NO)
-							continue;
-						if ((cd = hba_db_token_covered(a, dt, rt, &why)) == HBA_COVER_NO)
-							continue;
-						if ((cr = hba_role_token_covered(a, rt, &why)) == HBA_COVER_NO)
-							continue;
-						if (ca == HBA_COVER_YES && cd == HBA_COVER_YES &&
-							cr == HBA_COVER_YES)
-						{
-							best = HBA_COVER_YES;
-							cover_lines = list_append_unique_int(cover_lines, ai);
-							break;
-						}
-						if (best == HBA_COVER_NO)
-							best = HBA_COVER_UNDECIDED;
-						if (!list_member_int(undecided_lines, ai))
-						{
-							undecided_lines = lappend_int(undecided_lines, ai);
-							whys[ai] = why ? why : "cannot be decided statically";
-						}
-					}
-					if (best == HBA_COVER_NO)
+					if (c == HBA_COVER_NO)
 						return HBA_COVER_NO;
-					if (best == HBA_COVER_UNDECIDED)
+					if (c == HBA_COVER_UNDECIDED)
 						any_undecided = true;
 				}
 			}
@@ -151,34 +194,12 @@ hba_pieces_covered(HbaAnalysis *an, int bi, List *roles, int kinds_mask,
 
 	if (any_undecided)
 	{
-		ListCell   *lc;
-
-		list_sort(undecided_lines, list_int_cmp);
-		foreach(lc, undecided_lines)
-		{
-			HbaRule    *a = &an->rules[lfirst_int(lc)];
-
-			if (undecided)
-				appendStringInfo(undecided, "%s%s:%d (%s)",
-								 undecided->len > 0 ? ", " : "",
-								 a->file, a->line_number, whys[lfirst_int(lc)]);
-		}
+		if (undecided)
+			append_rule_list(undecided, an, ps.undecided_lines, ps.whys);
 		return HBA_COVER_UNDECIDED;
 	}
-
 	if (covering)
-	{
-		ListCell   *lc;
-
-		list_sort(cover_lines, list_int_cmp);
-		foreach(lc, cover_lines)
-		{
-			HbaRule    *a = &an->rules[lfirst_int(lc)];
-
-			appendStringInfo(covering, "%s%s:%d", covering->len > 0 ? ", " : "",
-							 a->file, a->line_number);
-		}
-	}
+		append_rule_list(covering, an, ps.cover_lines, NULL);
 	return HBA_COVER_YES;
 }
 
