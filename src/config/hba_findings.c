@@ -138,32 +138,25 @@ superusers_reaching(HbaAnalysis *an, int i, List *supers, bool latent,
 	return result;
 }
 
+/* What the findings of one file share from rule to rule */
+typedef struct HbaFindingState
+{
+	HbaAnalysis *an;
+	List	   *supers;			/* login superusers, read when first needed */
+	bool		supers_loaded;
+	MemoryContext scratch;		/* for superusers_reaching() */
+	List	  **findings;
+} HbaFindingState;
+
 /*
- * The findings of the risk of rule i: its method, plaintext exposure,
- * address range and superusers.  latent is "" for a live rule; for a rule
- * shadowed today it is the note appended to each message, and the rule is
- * judged on its own (as if the lines shadowing it were changed): its own
- * connection types decide plaintext exposure, and superusers count when
- * its user field names them.  Every such finding is at least a warning.
+ * AUTH001 to AUTH006: the method of rule r itself.  plain: unencrypted
+ * connections reach the line.
  */
 static void
-rule_risk_findings(HbaAnalysis *an, int i, const char *latent,
-				   List **supers, bool *supers_loaded, MemoryContext scratch,
-				   List **findings)
+method_findings(const HbaRule *r, const char *loc, bool plain,
+				const char *latent, List **findings)
 {
-	HbaRule    *r = &an->rules[i];
-	char	   *loc = rule_location(r);
 	UserAuth	m = r->hba->auth_method;
-	bool		is_latent = latent[0] != '\0';
-	bool		plain;
-	bool		remote_plain;
-
-	if (is_latent)
-		plain = (hba_effective_kinds(an, r) & HBA_CONN_PLAIN) != 0 &&
-			m != uaReject && m != uaCert;
-	else
-		plain = r->allows_plaintext;
-	remote_plain = plain && !r->loopback_only;
 
 	if (m == uaTrust && r->hba->conntype != ctLocal)
 		finding_add(findings, "AUTH001", FINDING_CRITICAL, "auth", loc,
@@ -198,6 +191,17 @@ rule_risk_findings(HbaAnalysis *an, int i, const char *latent,
 					"Use scram-sha-256 or cert for TCP connections.",
 					"ident over TCP trusts whatever the ident server on the client's host answers%s",
 					latent);
+}
+
+/*
+ * HBA004 to HBA006: who can reach rule r: unencrypted connections from
+ * non-loopback addresses (remote_plain), every address.
+ */
+static void
+exposure_findings(const HbaRule *r, const char *loc, bool remote_plain,
+				  const char *latent, List **findings)
+{
+	UserAuth	m = r->hba->auth_method;
 
 	if (remote_plain && m != uaTrust && !method_sends_password(m))
 		finding_add(findings, "HBA004", FINDING_WARNING, "hba", loc,
@@ -218,37 +222,123 @@ rule_risk_findings(HbaAnalysis *an, int i, const char *latent,
 					"Restrict the address to the networks that need access, or require a client certificate.",
 					"every address (%s) may try to log in with a password only (method %s)%s",
 					r->address, method_of(r), latent);
+}
 
-	/* superusers reachable from non-loopback addresses */
-	if (r->hba->conntype != ctLocal && !r->loopback_only && m != uaReject)
+/* AUTH008: superusers reachable through rule i from non-loopback addresses */
+static void
+superuser_findings(HbaFindingState *st, int i, const char *loc,
+				   const char *latent)
+{
+	HbaRule    *r = &st->an->rules[i];
+	char	   *names;
+
+	if (r->hba->conntype == ctLocal || r->loopback_only ||
+		r->hba->auth_method == uaReject)
+		return;
+	if (!st->supers_loaded)
 	{
-		char	   *names;
-
-		if (!*supers_loaded)
-		{
-			*supers = login_superusers();
-			*supers_loaded = true;
-		}
-		names = superusers_reaching(an, i, *supers, is_latent, scratch);
-		if (names[0] != '\0')
-			finding_add(findings, "AUTH008", FINDING_WARNING, "auth", loc,
-						"Put a line rejecting superusers from remote addresses before this one, or name the users this line is for.",
-						"superuser(s) %s can log in from non-loopback addresses (%s) through this line%s",
-						names, r->address, latent);
+		st->supers = login_superusers();
+		st->supers_loaded = true;
 	}
+	names = superusers_reaching(st->an, i, st->supers, latent[0] != '\0',
+								st->scratch);
+	if (names[0] != '\0')
+		finding_add(st->findings, "AUTH008", FINDING_WARNING, "auth", loc,
+					"Put a line rejecting superusers from remote addresses before this one, or name the users this line is for.",
+					"superuser(s) %s can log in from non-loopback addresses (%s) through this line%s",
+					names, r->address, latent);
+}
+
+/*
+ * The findings of the risk of rule i: its method, plaintext exposure,
+ * address range and superusers.  latent is "" for a live rule; for a rule
+ * shadowed today it is the note appended to each message, and the rule is
+ * judged on its own (as if the lines shadowing it were changed): its own
+ * connection types decide plaintext exposure, and superusers count when
+ * its user field names them.  Every such finding is at least a warning.
+ */
+static void
+rule_risk_findings(HbaFindingState *st, int i, const char *latent)
+{
+	HbaRule    *r = &st->an->rules[i];
+	char	   *loc = rule_location(r);
+	UserAuth	m = r->hba->auth_method;
+	bool		plain;
+
+	if (latent[0] != '\0')
+		plain = (hba_effective_kinds(st->an, r) & HBA_CONN_PLAIN) != 0 &&
+			m != uaReject && m != uaCert;
+	else
+		plain = r->allows_plaintext;
+
+	method_findings(r, loc, plain, latent, st->findings);
+	exposure_findings(r, loc, plain && !r->loopback_only, latent,
+					  st->findings);
+	superuser_findings(st, i, loc, latent);
+}
+
+/* The first rule in the shadowed_by list of rule i, NULL if none */
+static HbaRule *
+first_shadowing_rule(HbaAnalysis *an, int i)
+{
+	HbaRule    *r = &an->rules[i];
+	int			j;
+
+	for (j = 0; j < i; j++)
+	{
+		char	   *l = rule_location(&an->rules[j]);
+
+		CHECK_FOR_INTERRUPTS();
+		if (strncmp(r->shadowed_by, l, strlen(l)) == 0 &&
+			(r->shadowed_by[strlen(l)] == '\0' || r->shadowed_by[strlen(l)] == ','))
+		{
+			pfree(l);
+			return &an->rules[j];
+		}
+		pfree(l);
+	}
+	return NULL;
+}
+
+/*
+ * HBA002 for shadowed rule i, then its own risk, latent: it becomes live
+ * when the lines shadowing it change.
+ */
+static void
+shadowed_rule_findings(HbaFindingState *st, int i, const char *loc)
+{
+	HbaRule    *r = &st->an->rules[i];
+	HbaRule    *first = first_shadowing_rule(st->an, i);
+
+	if (first && hba_rule_uses_client_cert(r) &&
+		!hba_rule_uses_client_cert(first) &&
+		first->hba->auth_method != uaReject)
+		finding_add(st->findings, "HBA002", FINDING_WARNING, "hba", loc,
+					"Move the line above the lines that shadow it if it is meant to apply, or delete it.",
+					"line can never match: every connection it could match is matched first by %s (this line requires a client certificate, but those connections get method %s of %s instead)",
+					r->shadowed_by, method_of(first), rule_location(first));
+	else
+		finding_add(st->findings, "HBA002", FINDING_WARNING, "hba", loc,
+					"Move the line above the lines that shadow it if it is meant to apply, or delete it.",
+					"line can never match: every connection it could match is matched first by %s",
+					r->shadowed_by);
+
+	rule_risk_findings(st, i,
+					   psprintf(strchr(r->shadowed_by, ',') ?
+								" (latent: shadowed today by %s; becomes live if those lines change)" :
+								" (latent: shadowed today by %s; becomes live if that line changes)",
+								r->shadowed_by));
 }
 
 void
 hba_findings(HbaAnalysis *an, List **findings)
 {
+	HbaFindingState st = {an, NIL, false, NULL, findings};
 	int			i;
-	List	   *supers = NIL;
-	bool		supers_loaded = false;
-	MemoryContext scratch;
 
-	scratch = AllocSetContextCreate(CurrentMemoryContext,
-									"pgtls_audit hba findings",
-									ALLOCSET_DEFAULT_SIZES);
+	st.scratch = AllocSetContextCreate(CurrentMemoryContext,
+									   "pgtls_audit hba findings",
+									   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < an->nrules; i++)
 	{
 		HbaRule    *r = &an->rules[i];
@@ -263,46 +353,9 @@ hba_findings(HbaAnalysis *an, List **findings)
 						r->error);
 			continue;
 		}
-
 		if (r->shadowed_by)
 		{
-			HbaRule    *first = NULL;
-			int			j;
-
-			for (j = 0; j < i; j++)
-			{
-				char	   *l = rule_location(&an->rules[j]);
-
-				CHECK_FOR_INTERRUPTS();
-				if (strncmp(r->shadowed_by, l, strlen(l)) == 0 &&
-					(r->shadowed_by[strlen(l)] == '\0' || r->shadowed_by[strlen(l)] == ','))
-				{
-					first = &an->rules[j];
-					pfree(l);
-					break;
-				}
-				pfree(l);
-			}
-			if (first && hba_rule_uses_client_cert(r) &&
-				!hba_rule_uses_client_cert(first) &&
-				first->hba->auth_method != uaReject)
-				finding_add(findings, "HBA002", FINDING_WARNING, "hba", loc,
-							"Move the line above the lines that shadow it if it is meant to apply, or delete it.",
-							"line can never match: every connection it could match is matched first by %s (this line requires a client certificate, but those connections get method %s of %s instead)",
-							r->shadowed_by, method_of(first), rule_location(first));
-			else
-				finding_add(findings, "HBA002", FINDING_WARNING, "hba", loc,
-							"Move the line above the lines that shadow it if it is meant to apply, or delete it.",
-							"line can never match: every connection it could match is matched first by %s",
-							r->shadowed_by);
-
-			/* its own risk, latent: it becomes live when those lines change */
-			rule_risk_findings(an, i,
-							   psprintf(strchr(r->shadowed_by, ',') ?
-										" (latent: shadowed today by %s; becomes live if those lines change)" :
-										" (latent: shadowed today by %s; becomes live if that line changes)",
-										r->shadowed_by),
-							   &supers, &supers_loaded, scratch, findings);
+			shadowed_rule_findings(&st, i, loc);
 			continue;
 		}
 		if (!r->reachable)
@@ -313,9 +366,9 @@ hba_findings(HbaAnalysis *an, List **findings)
 						"Check by hand whether the earlier lines cover this one, or use addresses and names that can be compared.",
 						"line %s; this cannot be decided statically", r->shadow_note);
 
-		rule_risk_findings(an, i, "", &supers, &supers_loaded, scratch, findings);
+		rule_risk_findings(&st, i, "");
 	}
-	MemoryContextDelete(scratch);
+	MemoryContextDelete(st.scratch);
 }
 
 /* HBA007: a file of the analysis is newer than the last configuration load */
