@@ -50,6 +50,39 @@ token_strings(List *tokens)
 	return out;
 }
 
+/* Column col is s, or NULL when s is */
+static void
+set_text_or_null(Datum *values, bool *nulls, int col, const char *s)
+{
+	nulls[col] = s == NULL;
+	if (s)
+		values[col] = CStringGetTextDatum(s);
+}
+
+/* The columns of a line the parser accepted, and its analysis */
+static void
+set_rule_columns(const HbaRule *r, Datum *values, bool *nulls)
+{
+	values[HR_RULE] = Int32GetDatum(r->rule_number);
+	values[HR_TYPE] = CStringGetTextDatum(hba_conntype_name(r->hba->conntype));
+	values[HR_DATABASES] = pgtls_text_array(token_strings(r->hba->databases));
+	values[HR_USERS] = pgtls_text_array(token_strings(r->hba->roles));
+	values[HR_METHOD] = CStringGetTextDatum(hba_authname(r->hba->auth_method));
+	values[HR_OPTIONS] = pgtls_text_array(r->options);
+	values[HR_PLAINTEXT] = BoolGetDatum(r->allows_plaintext);
+	values[HR_WEAK] = BoolGetDatum(r->weak_method);
+	nulls[HR_RULE] = nulls[HR_TYPE] = nulls[HR_DATABASES] = false;
+	nulls[HR_USERS] = nulls[HR_METHOD] = nulls[HR_OPTIONS] = false;
+	nulls[HR_PLAINTEXT] = nulls[HR_WEAK] = false;
+	set_text_or_null(values, nulls, HR_ADDRESS, r->address);
+	set_text_or_null(values, nulls, HR_NETMASK, r->netmask);
+	set_text_or_null(values, nulls, HR_SHADOWED_BY, r->shadowed_by);
+	set_text_or_null(values, nulls, HR_WEAK_REASON, r->weak_reason);
+	set_text_or_null(values, nulls, HR_NOTE,
+					 r->shadowed_by ? NULL :
+					 r->unreachable_reason ? r->unreachable_reason : r->shadow_note);
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_hba_rules);
 
 Datum
@@ -68,7 +101,6 @@ pgtls_audit_hba_rules(PG_FUNCTION_ARGS)
 		HbaRule    *r = &an->rules[i];
 		Datum		values[HR_NCOLS];
 		bool		nulls[HR_NCOLS];
-		const char *note;
 
 		CHECK_FOR_INTERRUPTS();
 		memset(nulls, true, sizeof(nulls));
@@ -77,52 +109,9 @@ pgtls_audit_hba_rules(PG_FUNCTION_ARGS)
 		values[HR_RAW] = CStringGetTextDatum(r->raw_line);
 		values[HR_REACHABLE] = BoolGetDatum(r->hba != NULL && r->reachable);
 		nulls[HR_FILE] = nulls[HR_LINE] = nulls[HR_RAW] = nulls[HR_REACHABLE] = false;
-		if (r->error)
-		{
-			values[HR_ERROR] = CStringGetTextDatum(r->error);
-			nulls[HR_ERROR] = false;
-		}
+		set_text_or_null(values, nulls, HR_ERROR, r->error);
 		if (r->hba != NULL)
-		{
-			values[HR_RULE] = Int32GetDatum(r->rule_number);
-			values[HR_TYPE] = CStringGetTextDatum(hba_conntype_name(r->hba->conntype));
-			values[HR_DATABASES] = pgtls_text_array(token_strings(r->hba->databases));
-			values[HR_USERS] = pgtls_text_array(token_strings(r->hba->roles));
-			values[HR_METHOD] = CStringGetTextDatum(hba_authname(r->hba->auth_method));
-			values[HR_OPTIONS] = pgtls_text_array(r->options);
-			values[HR_PLAINTEXT] = BoolGetDatum(r->allows_plaintext);
-			values[HR_WEAK] = BoolGetDatum(r->weak_method);
-			nulls[HR_RULE] = nulls[HR_TYPE] = nulls[HR_DATABASES] = false;
-			nulls[HR_USERS] = nulls[HR_METHOD] = nulls[HR_OPTIONS] = false;
-			nulls[HR_PLAINTEXT] = nulls[HR_WEAK] = false;
-			if (r->address)
-			{
-				values[HR_ADDRESS] = CStringGetTextDatum(r->address);
-				nulls[HR_ADDRESS] = false;
-			}
-			if (r->netmask)
-			{
-				values[HR_NETMASK] = CStringGetTextDatum(r->netmask);
-				nulls[HR_NETMASK] = false;
-			}
-			if (r->shadowed_by)
-			{
-				values[HR_SHADOWED_BY] = CStringGetTextDatum(r->shadowed_by);
-				nulls[HR_SHADOWED_BY] = false;
-			}
-			if (r->weak_reason)
-			{
-				values[HR_WEAK_REASON] = CStringGetTextDatum(r->weak_reason);
-				nulls[HR_WEAK_REASON] = false;
-			}
-			note = r->shadowed_by ? NULL :
-				r->unreachable_reason ? r->unreachable_reason : r->shadow_note;
-			if (note)
-			{
-				values[HR_NOTE] = CStringGetTextDatum(note);
-				nulls[HR_NOTE] = false;
-			}
-		}
+			set_rule_columns(r, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
