@@ -37,7 +37,11 @@ OBJS = \
 	src/config/findings.o \
 	src/config/hba_analysis.o \
 	src/config/hba_cover.o \
+	src/config/hba_findings.o \
 	src/config/hba_match.o \
+	src/config/hba_parse.o \
+	src/config/hba_redact.o \
+	src/config/hba_rules.o \
 	src/config/ssl_checks.o
 
 # The install script is assembled from one SQL fragment per folder, next to

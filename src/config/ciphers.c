@@ -85,14 +85,20 @@ protocol_version(const char *name)
 {
 	if (name == NULL || name[0] == '\0')
 		return 0;
-	if (strcmp(name, "TLSv1") == 0)
-		return TLS1_VERSION;
-	if (strcmp(name, "TLSv1.1") == 0)
-		return TLS1_1_VERSION;
-	if (strcmp(name, "TLSv1.2") == 0)
-		return TLS1_2_VERSION;
-	if (strcmp(name, "TLSv1.3") == 0)
-		return TLS1_3_VERSION;
+	switch (tls_protocol_rank(name))
+	{
+		case TLS_RANK_TLSV1:
+			return TLS1_VERSION;
+		case TLS_RANK_TLSV1_1:
+			return TLS1_1_VERSION;
+		case TLS_RANK_TLSV1_2:
+			return TLS1_2_VERSION;
+		case TLS_RANK_TLSV1_3:
+			return TLS1_3_VERSION;
+		case TLS_RANK_SSLV3:	/* not a value of the settings */
+		case TLS_RANK_UNKNOWN:
+			break;
+	}
 	return -1;
 }
 
@@ -211,28 +217,18 @@ certificate_key_type(const char *file)
 	return type;
 }
 
+/*
+ * The weaknesses of suite s (its names and bits already set): s->weakness
+ * lists them, s->severity is critical for broken algorithms, a warning
+ * for no forward secrecy.
+ */
 static void
-classify(CipherSuite *s, const SSL_CIPHER *c)
+classify_weakness(CipherSuite *s, int cipher_nid, int digest_nid,
+				  int auth_nid)
 {
-	int			cipher_nid = SSL_CIPHER_get_cipher_nid(c);
-	int			digest_nid = SSL_CIPHER_get_digest_nid(c);
-	int			auth_nid = SSL_CIPHER_get_auth_nid(c);
 	StringInfoData weak;
 	bool		critical = false;
 	bool		warning = false;
-
-	s->name = pstrdup(SSL_CIPHER_get_name(c));
-	s->standard_name = pstrdup(SSL_CIPHER_standard_name(c) ?
-							   SSL_CIPHER_standard_name(c) : SSL_CIPHER_get_name(c));
-	s->protocol = pstrdup(SSL_CIPHER_get_version(c));
-	s->kx = kx_name(SSL_CIPHER_get_kx_nid(c), &s->forward_secrecy);
-	s->auth = auth_name(auth_nid);
-	s->encryption = pstrdup(cipher_nid == NID_undef ? "none" : OBJ_nid2ln(cipher_nid));
-	if (SSL_CIPHER_is_aead(c))
-		s->mac = pstrdup("AEAD");
-	else
-		s->mac = pstrdup(digest_nid == NID_undef ? "none" : OBJ_nid2sn(digest_nid));
-	s->bits = SSL_CIPHER_get_bits(c, NULL);
 
 	initStringInfo(&weak);
 #define ADD_WEAK(txt) appendStringInfo(&weak, "%s%s", weak.len > 0 ? ", " : "", (txt))
@@ -283,6 +279,91 @@ classify(CipherSuite *s, const SSL_CIPHER *c)
 	s->severity = critical ? FINDING_CRITICAL : warning ? FINDING_WARNING : -1;
 }
 
+/* Suite s described from OpenSSL's attributes of cipher c */
+static void
+classify(CipherSuite *s, const SSL_CIPHER *c)
+{
+	int			cipher_nid = SSL_CIPHER_get_cipher_nid(c);
+	int			digest_nid = SSL_CIPHER_get_digest_nid(c);
+	int			auth_nid = SSL_CIPHER_get_auth_nid(c);
+
+	s->name = pstrdup(SSL_CIPHER_get_name(c));
+	s->standard_name = pstrdup(SSL_CIPHER_standard_name(c) ?
+							   SSL_CIPHER_standard_name(c) : SSL_CIPHER_get_name(c));
+	s->protocol = pstrdup(SSL_CIPHER_get_version(c));
+	s->kx = kx_name(SSL_CIPHER_get_kx_nid(c), &s->forward_secrecy);
+	s->auth = auth_name(auth_nid);
+	s->encryption = pstrdup(cipher_nid == NID_undef ? "none" : OBJ_nid2ln(cipher_nid));
+	if (SSL_CIPHER_is_aead(c))
+		s->mac = pstrdup("AEAD");
+	else
+		s->mac = pstrdup(digest_nid == NID_undef ? "none" : OBJ_nid2sn(digest_nid));
+	s->bits = SSL_CIPHER_get_bits(c, NULL);
+	classify_weakness(s, cipher_nid, digest_nid, auth_nid);
+}
+
+/*
+ * The settings given to ctx as the server gives them; false with ->error
+ * and ->error_arg set when OpenSSL refuses one.
+ */
+static bool
+configure_context(CipherExpansion *ex, SSL_CTX *ctx, const char *list,
+				  const char *tls13, int minv, int maxv)
+{
+	if ((minv && !SSL_CTX_set_min_proto_version(ctx, minv)) ||
+		(maxv && !SSL_CTX_set_max_proto_version(ctx, maxv)))
+		ex->error = CIPHER_PROTOCOL_RANGE;
+	else if (SSL_CTX_set_cipher_list(ctx, list ? list : "") != 1)
+	{
+		ex->error = CIPHER_BAD_LIST;
+		ex->error_arg = list ? list : "";
+	}
+	else if (tls13 && tls13[0] != '\0' && SSL_CTX_set_ciphersuites(ctx, tls13) != 1)
+	{
+		ex->error = CIPHER_BAD_TLS13;
+		ex->error_arg = tls13;
+	}
+	return ex->error == CIPHER_OK;
+}
+
+/*
+ * Every suite ctx enables, classified; negotiable when OpenSSL would agree
+ * to it on this context and it fits the certificate's key type.
+ */
+static void
+list_suites(CipherExpansion *ex, SSL_CTX *ctx, int key_type)
+{
+	STACK_OF(SSL_CIPHER) *all = SSL_CTX_get_ciphers(ctx);
+	STACK_OF(SSL_CIPHER) *supported = NULL;
+	SSL		   *ssl = SSL_new(ctx);
+	int			i;
+
+	if (ssl)
+		supported = SSL_get1_supported_ciphers(ssl);
+	ex->n = all ? sk_SSL_CIPHER_num(all) : 0;
+	ex->suites = palloc0(sizeof(CipherSuite) * Max(ex->n, 1));
+	for (i = 0; i < ex->n; i++)
+	{
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(all, i);
+		CipherSuite *s = &ex->suites[i];
+		bool		in_supported = (supported == NULL);
+		int			j;
+
+		CHECK_FOR_INTERRUPTS();
+		classify(s, c);
+		for (j = 0; supported && j < sk_SSL_CIPHER_num(supported); j++)
+			if (SSL_CIPHER_get_id(sk_SSL_CIPHER_value(supported, j)) ==
+				SSL_CIPHER_get_id(c))
+				in_supported = true;
+		s->negotiable = in_supported &&
+			auth_fits_key(SSL_CIPHER_get_auth_nid(c), key_type);
+	}
+	if (supported)
+		sk_SSL_CIPHER_free(supported);
+	if (ssl)
+		SSL_free(ssl);
+}
+
 /*
  * Expand the settings with OpenSSL.  NULL arguments mean the live
  * settings.  Never raises an error for bad settings: ->error says what the
@@ -294,13 +375,9 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 {
 	CipherExpansion *ex = palloc0(sizeof(CipherExpansion));
 	SSL_CTX    *ctx;
-	SSL		   *ssl = NULL;
-	STACK_OF(SSL_CIPHER) *all;
-	STACK_OF(SSL_CIPHER) *supported = NULL;
 	int			minv,
 				maxv;
 	int			key_type;
-	int			i;
 
 	if (list == NULL)
 		list = pgtls_setting("ssl_ciphers");
@@ -327,49 +404,8 @@ expand_ciphers(const char *list, const char *tls13, const char *minp,
 		ex->error = CIPHER_NO_CONTEXT;
 		return ex;
 	}
-	if ((minv && !SSL_CTX_set_min_proto_version(ctx, minv)) ||
-		(maxv && !SSL_CTX_set_max_proto_version(ctx, maxv)))
-		ex->error = CIPHER_PROTOCOL_RANGE;
-	else if (SSL_CTX_set_cipher_list(ctx, list ? list : "") != 1)
-	{
-		ex->error = CIPHER_BAD_LIST;
-		ex->error_arg = list ? list : "";
-	}
-	else if (tls13 && tls13[0] != '\0' && SSL_CTX_set_ciphersuites(ctx, tls13) != 1)
-	{
-		ex->error = CIPHER_BAD_TLS13;
-		ex->error_arg = tls13;
-	}
-
-	if (ex->error == CIPHER_OK)
-	{
-		all = SSL_CTX_get_ciphers(ctx);
-		ssl = SSL_new(ctx);
-		if (ssl)
-			supported = SSL_get1_supported_ciphers(ssl);
-		ex->n = all ? sk_SSL_CIPHER_num(all) : 0;
-		ex->suites = palloc0(sizeof(CipherSuite) * Max(ex->n, 1));
-		for (i = 0; i < ex->n; i++)
-		{
-			const SSL_CIPHER *c = sk_SSL_CIPHER_value(all, i);
-			CipherSuite *s = &ex->suites[i];
-			bool		in_supported = (supported == NULL);
-			int			j;
-
-			CHECK_FOR_INTERRUPTS();
-			classify(s, c);
-			for (j = 0; supported && j < sk_SSL_CIPHER_num(supported); j++)
-				if (SSL_CIPHER_get_id(sk_SSL_CIPHER_value(supported, j)) ==
-					SSL_CIPHER_get_id(c))
-					in_supported = true;
-			s->negotiable = in_supported &&
-				auth_fits_key(SSL_CIPHER_get_auth_nid(c), key_type);
-		}
-		if (supported)
-			sk_SSL_CIPHER_free(supported);
-		if (ssl)
-			SSL_free(ssl);
-	}
+	if (configure_context(ex, ctx, list, tls13, minv, maxv))
+		list_suites(ex, ctx, key_type);
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return ex;

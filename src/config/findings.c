@@ -1,20 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * findings.c
- *	  The list of configuration findings and pgtls_audit._config_findings(),
- *	  the C part of pgtls_audit.findings: ssl settings and files
- *	  (ssl_checks.c), cipher suites (ciphers.c) and pg_hba.conf
- *	  (hba_analysis.c), plus whether pg_hba.conf changed on disk after the
- *	  server last loaded its configuration.
- *
- * "Changed on disk": the postmaster's parsed pg_hba lines cannot be read
- * from a backend, so this compares the modification time of every file
- * the analysis read (pg_hba.conf and, on 16+, its include files) with
- * pg_conf_load_time(), the time this backend last (re)loaded the
- * configuration files.  A newer file means the running rules may be older
- * than the file; an older file with errors means the last reload was
- * refused and the server runs older rules (HBA001 says so).  Changes that
- * keep the modification time (e.g. a restored backup) are not seen.
+ *	  pgtls_audit._config_findings(), the C part of pgtls_audit.findings,
+ *	  on top of the checks: ssl settings and files (ssl_checks.c), cipher
+ *	  suites (ciphers.c) and pg_hba.conf (hba_findings.c on the analysis of
+ *	  hba_analysis.c, including whether the file changed on disk after the
+ *	  server last loaded its configuration).
  *
  * src/config/findings.c
  *
@@ -26,9 +17,11 @@
 #include "common/settings.h"
 #include "config/ciphers.h"
 #include "config/hba.h"
+#include "config/hba_analysis.h"
+#include "config/hba_findings.h"
+#include "config/hba_parse.h"
 #include "config/ssl_checks.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/pg_type.h"
@@ -41,36 +34,12 @@
 #include "utils/tuplestore.h"
 
 
-/* HBA007: a file of the analysis is newer than the last configuration load */
-static void
-hba_mtime_findings(HbaAnalysis *an, List **findings)
-{
-	ListCell   *lc;
-
-	foreach(lc, an->files)
-	{
-		const char *file = lfirst(lc);
-		struct stat st;
-		TimestampTz mtime;
-
-		CHECK_FOR_INTERRUPTS();
-		if (stat(file, &st) != 0)
-			continue;
-		mtime = time_t_to_timestamptz(st.st_mtime);
-		if (mtime > PgReloadTime)
-			finding_add(findings, "HBA007", FINDING_WARNING, "hba", file,
-						"Run SELECT pg_reload_conf() (after checking pgtls_audit.findings for errors) so that the server uses the file on disk.",
-						"the file on disk was modified at %s, after the server last loaded its configuration (%s): the rules in force may differ from the file",
-						timestamptz_to_str(mtime), timestamptz_to_str(PgReloadTime));
-	}
-}
-
 /*
  * pgtls_audit._config_findings(hba_file text): every finding made in C.
  * hba_file NULL: the configured one (and the mtime check); another path
  * (privileges of pg_read_server_files) analyzes that file together with
  * the live settings.  Secrets of the pg_hba lines never reach a message
- * for callers without those privileges (hba_analysis.c redacts them).
+ * for callers without those privileges (hba_redact.c redacts them).
  */
 PG_FUNCTION_INFO_V1(pgtls_audit_config_findings);
 

@@ -1,9 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * hba.h
- *	  pg_hba.conf read with the server's own parser and analyzed: the rules,
- *	  their reachability and shadowing, and the hba findings
- *	  (config/hba_analysis.c).
+ *	  The types of a pg_hba file read with the server's own parser and
+ *	  analyzed: one HbaRule per line, the HbaAnalysis of the whole file.
+ *	  Shared by every config/hba_*.c file and by ssl_checks.c.
+ *
+ * The pg_hba files, lowest layer first (each uses only those before it):
+ *	  hba_redact.c	 secret option values replaced, for callers without
+ *					 the privileges of pg_read_server_files
+ *	  hba_parse.c	 the file read with the server's tokenizer and parser,
+ *					 the HbaRule fields filled from the parsed line
+ *	  hba_cover.c	 coverage predicates (does one line match all another
+ *					 line can match?) and the token tests hba_match.c shares
+ *	  hba_analysis.c reachability and shadowing of every line
+ *	  hba_findings.c the hba and auth findings
+ *	  hba_rules.c	 pgtls_audit._hba_rules()
+ *	  hba_match.c	 pgtls_audit.hba_match()
  *
  * src/config/hba.h
  *
@@ -13,9 +25,6 @@
 #define PGTLS_CONFIG_HBA_H
 
 #include "pg_compat.h"
-
-#include "fmgr.h"
-#include "common/findings_list.h"
 
 /* Kinds of client connection, as bits: which a pg_hba line type admits. */
 #define HBA_CONN_LOCAL	0x01	/* Unix-domain socket */
@@ -73,17 +82,12 @@ typedef struct HbaAnalysis
 	bool		ssl_on;			/* the live ssl setting */
 } HbaAnalysis;
 
-typedef enum HbaCover
+/* Does the line use a client certificate (the cert method or clientcert)? */
+static inline bool
+hba_rule_uses_client_cert(const HbaRule *r)
 {
-	HBA_COVER_NO,
-	HBA_COVER_UNDECIDED,
-	HBA_COVER_YES
-} HbaCover;
-
-extern const char *hba_file_argument(FunctionCallInfo fcinfo, int argno);
-extern HbaAnalysis *hba_analyze(const char *path);
-extern void hba_findings(HbaAnalysis *analysis, List **findings);
-extern bool hba_rule_uses_client_cert(const HbaRule *rule);
-extern const char *hba_conntype_name(ConnType type);
+	return r->hba != NULL &&
+		(r->hba->auth_method == uaCert || r->hba->clientcert != clientCertOff);
+}
 
 #endif							/* PGTLS_CONFIG_HBA_H */

@@ -4,7 +4,8 @@
  *	  PostgreSQL's pg_hba.conf matching rules for sets of connections: does
  *	  an earlier line match every connection that a later line could match
  *	  (the shadowing analysis of hba_analysis.c)?  Also the token and
- *	  membership tests that hba_match.c shares.
+ *	  membership tests and hba.c's check_role() for one user, which
+ *	  hba_match.c shares.
  *
  * The rules are those of hba.c (check_hba, check_db, check_role,
  * is_member, check_ip, check_same_host_or_net) of PostgreSQL 15 to 18, as
@@ -54,6 +55,37 @@ hba_role_is_member(Oid userid, const char *role)
 	if (!OidIsValid(roleid))
 		return false;
 	return is_member_of_role_nosuper(userid, roleid);
+}
+
+/*
+ * hba.c check_role(): does a user field (its tokens) match the user user,
+ * of role OID roleid (InvalidOid when it does not exist)?
+ */
+bool
+hba_role_list_matches(List *tokens, const char *user, Oid roleid)
+{
+	ListCell   *lc;
+
+	foreach(lc, tokens)
+	{
+		AuthToken  *tok = lfirst(lc);
+
+		if (hba_token_is_member_check(tok))
+		{
+			if (hba_role_is_member(roleid, tok->string + 1))
+				return true;
+		}
+		else if (hba_token_is_keyword(tok, "all"))
+			return true;
+		else if (PGTLS_TOKEN_HAS_REGEX(tok))
+		{
+			if (pgtls_token_regex_matches(tok, user))
+				return true;
+		}
+		else if (strcmp(tok->string, user) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* ---------------------------------------------------------------------
@@ -214,6 +246,90 @@ list_has_same_token(List *tokens, const AuthToken *t)
 }
 
 /*
+ * HBA_COVER_NO, unless a's tokens hold a regular expression, which might
+ * match what is asked about: then HBA_COVER_UNDECIDED, *why naming it.
+ */
+static HbaCover
+no_unless_regex(List *atoks, const char *regex_why, const char **why)
+{
+	if (list_has_regex(atoks))
+	{
+		*why = regex_why;
+		return HBA_COVER_UNDECIDED;
+	}
+	return HBA_COVER_NO;
+}
+
+/* Is role b's user token naming one single user (no group, all or regex)? */
+static bool
+role_token_is_single_user(const AuthToken *role)
+{
+	return !hba_token_is_member_check(role) &&
+		!PGTLS_TOKEN_HAS_REGEX(role) &&
+		!hba_token_is_keyword(role, "all");
+}
+
+/*
+ * Is every user of b's user token role (one user or the members of a
+ * +group) a member of the role named dbrole_name?  samerole on a database
+ * of that name matches them all.
+ */
+static bool
+role_token_members_of(const AuthToken *role, const char *dbrole_name)
+{
+	Oid			dbrole = get_role_oid(dbrole_name, true);
+	Oid			u;
+
+	if (!OidIsValid(dbrole) || PGTLS_TOKEN_HAS_REGEX(role) ||
+		hba_token_is_keyword(role, "all"))
+		return false;
+	if (hba_token_is_member_check(role))
+		u = get_role_oid(role->string + 1, true);
+	else
+		u = get_role_oid(role->string, true);
+	return OidIsValid(u) && is_member_of_role_nosuper(u, dbrole);
+}
+
+/*
+ * Does a's database field atoks match the one database name, for users
+ * matched by b's user token role?
+ */
+static HbaCover
+db_name_covered(List *atoks, const char *name, const AuthToken *role)
+{
+	ListCell   *lc;
+
+	foreach(lc, atoks)
+	{
+		AuthToken  *t = lfirst(lc);
+
+		if (hba_token_is_keyword(t, "sameuser"))
+		{
+			/* only when b's user is that same single name */
+			if (role_token_is_single_user(role) &&
+				strcmp(role->string, name) == 0)
+				return HBA_COVER_YES;
+		}
+		else if (hba_token_is_keyword(t, "samerole") ||
+				 hba_token_is_keyword(t, "samegroup"))
+		{
+			if (role_token_members_of(role, name))
+				return HBA_COVER_YES;
+		}
+		else if (hba_db_token_is_keyword(t))
+			continue;
+		else if (PGTLS_TOKEN_HAS_REGEX(t))
+		{
+			if (pgtls_token_regex_matches(t, name))
+				return HBA_COVER_YES;
+		}
+		else if (strcmp(t->string, name) == 0)
+			return HBA_COVER_YES;
+	}
+	return HBA_COVER_NO;
+}
+
+/*
  * Does a's database field match every database the database token db of b
  * can match, for users matched by b's user token role?
  */
@@ -222,7 +338,6 @@ hba_db_token_covered(const HbaRule *a, AuthToken *db, AuthToken *role,
 					 const char **why)
 {
 	List	   *atoks = a->hba->databases;
-	ListCell   *lc;
 
 	if (hba_token_is_keyword(db, "replication"))
 		return list_has_keyword(atoks, "replication") ? HBA_COVER_YES : HBA_COVER_NO;
@@ -232,14 +347,9 @@ hba_db_token_covered(const HbaRule *a, AuthToken *db, AuthToken *role,
 		return HBA_COVER_YES;
 
 	if (hba_token_is_keyword(db, "all"))
-	{
-		if (list_has_regex(atoks))
-		{
-			*why = "a regular expression for databases may match every name";
-			return HBA_COVER_UNDECIDED;
-		}
-		return HBA_COVER_NO;
-	}
+		return no_unless_regex(atoks,
+							   "a regular expression for databases may match every name",
+							   why);
 
 	if (hba_token_is_keyword(db, "sameuser"))
 	{
@@ -249,16 +359,11 @@ hba_db_token_covered(const HbaRule *a, AuthToken *db, AuthToken *role,
 			list_has_keyword(atoks, "samegroup"))
 			return HBA_COVER_YES;
 		/* sameuser for a single named user is that database */
-		if (!hba_token_is_member_check(role) &&
-			!PGTLS_TOKEN_HAS_REGEX(role) &&
-			!hba_token_is_keyword(role, "all"))
-			goto literal_name;
-		if (list_has_regex(atoks))
-		{
-			*why = "a regular expression for databases";
-			return HBA_COVER_UNDECIDED;
-		}
-		return HBA_COVER_NO;
+		if (role_token_is_single_user(role))
+			return db_name_covered(atoks, role->string, role);
+		return no_unless_regex(atoks,
+							   "a regular expression for databases",
+							   why);
 	}
 
 	if (hba_token_is_keyword(db, "samerole") ||
@@ -267,12 +372,9 @@ hba_db_token_covered(const HbaRule *a, AuthToken *db, AuthToken *role,
 		if (list_has_keyword(atoks, "samerole") ||
 			list_has_keyword(atoks, "samegroup"))
 			return HBA_COVER_YES;
-		if (list_has_regex(atoks))
-		{
-			*why = "a regular expression for databases";
-			return HBA_COVER_UNDECIDED;
-		}
-		return HBA_COVER_NO;
+		return no_unless_regex(atoks,
+							   "a regular expression for databases",
+							   why);
 	}
 
 	if (PGTLS_TOKEN_HAS_REGEX(db))
@@ -283,59 +385,38 @@ hba_db_token_covered(const HbaRule *a, AuthToken *db, AuthToken *role,
 		return HBA_COVER_UNDECIDED;
 	}
 
-literal_name:
+	/* b matches exactly one database name */
+	return db_name_covered(atoks, db->string, role);
+}
+
+/*
+ * Does a's user field atoks match every member of b's +group token role?
+ * Members of a group are members of every group it belongs to.
+ */
+static HbaCover
+group_token_covered(List *atoks, AuthToken *role, const char **why)
+{
+	Oid			g = get_role_oid(role->string + 1, true);
+	ListCell   *lc;
+
+	foreach(lc, atoks)
 	{
-		/* b matches exactly one database name */
-		const char *name = hba_token_is_keyword(db, "sameuser") ? role->string : db->string;
+		AuthToken  *t = lfirst(lc);
 
-		foreach(lc, atoks)
+		if (!hba_token_is_member_check(t))
+			continue;
+		if (strcmp(t->string, role->string) == 0)
+			return HBA_COVER_YES;
+		if (OidIsValid(g))
 		{
-			AuthToken  *t = lfirst(lc);
+			Oid			h = get_role_oid(t->string + 1, true);
 
-			if (hba_token_is_keyword(t, "sameuser"))
-			{
-				/* only when b's user is that same single name */
-				if (!hba_token_is_member_check(role) &&
-					!PGTLS_TOKEN_HAS_REGEX(role) &&
-					!hba_token_is_keyword(role, "all") &&
-					strcmp(role->string, name) == 0)
-					return HBA_COVER_YES;
-			}
-			else if (hba_token_is_keyword(t, "samerole") ||
-					 hba_token_is_keyword(t, "samegroup"))
-			{
-				Oid			dbrole = get_role_oid(name, true);
-
-				if (!OidIsValid(dbrole) || PGTLS_TOKEN_HAS_REGEX(role) ||
-					hba_token_is_keyword(role, "all"))
-					continue;
-				if (hba_token_is_member_check(role))
-				{
-					Oid			g = get_role_oid(role->string + 1, true);
-
-					if (OidIsValid(g) && is_member_of_role_nosuper(g, dbrole))
-						return HBA_COVER_YES;
-				}
-				else
-				{
-					Oid			u = get_role_oid(role->string, true);
-
-					if (OidIsValid(u) && is_member_of_role_nosuper(u, dbrole))
-						return HBA_COVER_YES;
-				}
-			}
-			else if (hba_db_token_is_keyword(t))
-				continue;
-			else if (PGTLS_TOKEN_HAS_REGEX(t))
-			{
-				if (pgtls_token_regex_matches(t, name))
-					return HBA_COVER_YES;
-			}
-			else if (strcmp(t->string, name) == 0)
+			/* members of g are members of every group g belongs to */
+			if (OidIsValid(h) && is_member_of_role_nosuper(g, h))
 				return HBA_COVER_YES;
 		}
-		return HBA_COVER_NO;
 	}
+	return no_unless_regex(atoks, "a regular expression for users", why);
 }
 
 /*
@@ -346,49 +427,17 @@ HbaCover
 hba_role_token_covered(const HbaRule *a, AuthToken *role, const char **why)
 {
 	List	   *atoks = a->hba->roles;
-	ListCell   *lc;
 
 	if (list_has_keyword(atoks, "all"))
 		return HBA_COVER_YES;
 
 	if (hba_token_is_keyword(role, "all"))
-	{
-		if (list_has_regex(atoks))
-		{
-			*why = "a regular expression for users may match every name";
-			return HBA_COVER_UNDECIDED;
-		}
-		return HBA_COVER_NO;
-	}
+		return no_unless_regex(atoks,
+							   "a regular expression for users may match every name",
+							   why);
 
 	if (hba_token_is_member_check(role))
-	{
-		Oid			g = get_role_oid(role->string + 1, true);
-
-		foreach(lc, atoks)
-		{
-			AuthToken  *t = lfirst(lc);
-
-			if (!hba_token_is_member_check(t))
-				continue;
-			if (strcmp(t->string, role->string) == 0)
-				return HBA_COVER_YES;
-			if (OidIsValid(g))
-			{
-				Oid			h = get_role_oid(t->string + 1, true);
-
-				/* members of g are members of every group g belongs to */
-				if (OidIsValid(h) && is_member_of_role_nosuper(g, h))
-					return HBA_COVER_YES;
-			}
-		}
-		if (list_has_regex(atoks))
-		{
-			*why = "a regular expression for users";
-			return HBA_COVER_UNDECIDED;
-		}
-		return HBA_COVER_NO;
-	}
+		return group_token_covered(atoks, role, why);
 
 	if (PGTLS_TOKEN_HAS_REGEX(role))
 	{
@@ -398,27 +447,8 @@ hba_role_token_covered(const HbaRule *a, AuthToken *role, const char **why)
 		return HBA_COVER_UNDECIDED;
 	}
 
-	/* a single user name */
-	foreach(lc, atoks)
-	{
-		AuthToken  *t = lfirst(lc);
-
-		if (hba_token_is_member_check(t))
-		{
-			Oid			u = get_role_oid(role->string, true);
-
-			if (hba_role_is_member(u, t->string + 1))
-				return HBA_COVER_YES;
-		}
-		else if (hba_token_is_keyword(t, "all"))
-			return HBA_COVER_YES;
-		else if (PGTLS_TOKEN_HAS_REGEX(t))
-		{
-			if (pgtls_token_regex_matches(t, role->string))
-				return HBA_COVER_YES;
-		}
-		else if (strcmp(t->string, role->string) == 0)
-			return HBA_COVER_YES;
-	}
-	return HBA_COVER_NO;
+	/* a single user name: the server's own test for one connection */
+	return hba_role_list_matches(atoks, role->string,
+								 get_role_oid(role->string, true)) ?
+		HBA_COVER_YES : HBA_COVER_NO;
 }

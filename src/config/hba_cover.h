@@ -13,6 +13,14 @@
 
 #include "config/hba.h"
 
+/* Does a line match all connections of a piece of another? */
+typedef enum HbaCover
+{
+	HBA_COVER_NO,
+	HBA_COVER_UNDECIDED,		/* depends on DNS, interfaces, regexes */
+	HBA_COVER_YES
+} HbaCover;
+
 /* the server's matching rules applied to sets of connections */
 extern HbaCover hba_db_token_covered(const HbaRule *a, AuthToken *db,
 									 AuthToken *role, const char **why);
@@ -23,6 +31,7 @@ extern HbaCover hba_addr_covered(const HbaRule *a, const HbaRule *b,
 extern bool hba_token_is_keyword(const AuthToken *tok, const char *kw);
 extern bool hba_db_token_is_keyword(const AuthToken *tok);
 extern bool hba_role_is_member(Oid userid, const char *role);
+extern bool hba_role_list_matches(List *tokens, const char *user, Oid roleid);
 
 /* a +group token of the user field */
 #define hba_token_is_member_check(t)	(!(t)->quoted && (t)->string[0] == '+')

@@ -28,8 +28,9 @@
  * all refuses the connection.  clientcert and the cert method do not take
  * part in matching: they refuse the connection after the line was chosen.
  *
- * hba_match() shows the chosen line as hba_analysis.c read it: with secret
- * option values already redacted for callers who may not see them.
+ * hba_match() shows the chosen line as hba_parse.c read it: with secret
+ * option values already redacted (hba_redact.c) for callers who may not
+ * see them.
  *
  * src/config/hba_match.c
  *
@@ -42,8 +43,11 @@
 #include <arpa/inet.h>
 
 #include "access/htup_details.h"
+#include "common/findings_list.h"
 #include "config/hba.h"
+#include "config/hba_analysis.h"
 #include "config/hba_cover.h"
+#include "config/hba_parse.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "libpq/ifaddr.h"
@@ -105,34 +109,6 @@ conn_db_matches(const HbaConn *c, List *tokens)
 				return true;
 		}
 		else if (strcmp(tok->string, c->database) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* hba.c check_role() */
-static bool
-conn_role_matches(const HbaConn *c, List *tokens)
-{
-	ListCell   *lc;
-
-	foreach(lc, tokens)
-	{
-		AuthToken  *tok = lfirst(lc);
-
-		if (hba_token_is_member_check(tok))
-		{
-			if (hba_role_is_member(c->roleid, tok->string + 1))
-				return true;
-		}
-		else if (hba_token_is_keyword(tok, "all"))
-			return true;
-		else if (PGTLS_TOKEN_HAS_REGEX(tok))
-		{
-			if (pgtls_token_regex_matches(tok, c->user))
-				return true;
-		}
-		else if (strcmp(tok->string, c->user) == 0)
 			return true;
 	}
 	return false;
@@ -228,7 +204,7 @@ conn_matches(const HbaRule *r, const HbaConn *c)
 
 	if (!conn_db_matches(c, hba->databases))
 		return 0;
-	if (!conn_role_matches(c, hba->roles))
+	if (!hba_role_list_matches(hba->roles, c->user, c->roleid))
 		return 0;
 	return 1;
 }
@@ -255,6 +231,111 @@ inet_to_sockaddr(inet *in, struct sockaddr_storage *ss)
 }
 
 /*
+ * The connection the arguments of hba_match() describe, in the order the
+ * function checks them; *client_cert and *path are its other arguments.
+ */
+static void
+conn_from_args(FunctionCallInfo fcinfo, HbaConn *c, bool *client_cert,
+			   const char **path)
+{
+	memset(c, 0, sizeof(*c));
+	c->user = NameStr(*PG_GETARG_NAME(0));
+	c->database = NameStr(*PG_GETARG_NAME(1));
+	c->local = PG_ARGISNULL(2);
+	if (!c->local)
+		inet_to_sockaddr(PG_GETARG_INET_PP(2), &c->addr);
+	c->ssl = !c->local && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	*client_cert = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	*path = hba_file_argument(fcinfo, 5);
+	c->gss = !c->local && !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+	c->physical_replication = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
+	c->roleid = get_role_oid(c->user, true);
+
+	if (c->ssl && c->gss)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a connection cannot use both TLS and GSSAPI encryption")));
+}
+
+/* Notes about the file, the server and the role, before any line */
+static List *
+conn_notes(const HbaAnalysis *an, const HbaConn *c)
+{
+	List	   *notes = NIL;
+
+	if (an->nerrors > 0)
+		notes = lappend(notes,
+						psprintf("%s has %d line(s) with errors: the server refuses to load it, so it keeps its previous rules (or does not start)",
+								 an->path, an->nerrors));
+	if (c->ssl && !an->ssl_on)
+		notes = lappend(notes, pstrdup("ssl is off on this server: a TLS connection cannot be made"));
+	if (!OidIsValid(c->roleid))
+		notes = lappend(notes,
+						psprintf("role \"%s\" does not exist: group and samerole tests fail for it, and the login would fail after authentication",
+								 c->user));
+	return notes;
+}
+
+/*
+ * The first line that matches the connection, NULL if none; lines that
+ * cannot be decided are skipped with a note, as the server would skip
+ * them when DNS does not name the client.
+ */
+static HbaRule *
+first_matching_rule(HbaAnalysis *an, const HbaConn *c, List **notes)
+{
+	int			i;
+
+	for (i = 0; i < an->nrules; i++)
+	{
+		HbaRule    *r = &an->rules[i];
+		int			m;
+
+		CHECK_FOR_INTERRUPTS();
+		if (r->hba == NULL)
+			continue;
+		m = conn_matches(r, c);
+		if (m < 0)
+		{
+			*notes = lappend(*notes,
+							 psprintf("%s:%d skipped: host name \"%s\" (or samehost/samenet) cannot be decided without the client's DNS names",
+									  r->file, r->line_number,
+									  r->hba->hostname ? r->hba->hostname : r->address));
+			continue;
+		}
+		if (m == 1)
+			return r;
+	}
+	return NULL;
+}
+
+/* What happens to the connection once line hit is chosen */
+static const char *
+match_outcome(const HbaRule *hit, bool client_cert)
+{
+	HbaLine    *hba = hit->hba;
+	const char *method = hba_authname(hba->auth_method);
+
+	if (hba->auth_method == uaReject)
+		return "rejected: the matching line is a reject line";
+	if (hba->auth_method == uaCert && !client_cert)
+		return "refused: the cert method needs a client certificate";
+	if (hba->clientcert != clientCertOff && !client_cert)
+		return "refused: connection requires a valid client certificate (clientcert)";
+	if (hba->auth_method == uaCert ||
+		hba->clientcert == clientCertFull)
+		return hba->clientcertname == clientCertDN ?
+			"certificate: the client certificate must verify and its distinguished name must match the role (or user map)" :
+			"certificate: the client certificate must verify and its common name must match the role (or user map)";
+	if (hba->auth_method == uaTrust)
+		return "accepted without any password or certificate (trust)";
+	if (hba->clientcert == clientCertCA)
+		return psprintf("authenticates with %s, after the client certificate verifies (clientcert=verify-ca)",
+						method);
+	return psprintf("authenticates with %s", method);
+}
+
+/*
  * pgtls_audit.hba_match(role, database, address, ssl, client_cert,
  *						  hba_file, gssenc, replication)
  *
@@ -272,8 +353,8 @@ pgtls_audit_hba_match(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[9];
 	bool		nulls[9] = {false};
-	List	   *notes = NIL;
-	HbaRule    *hit = NULL;
+	List	   *notes;
+	HbaRule    *hit;
 	bool		client_cert;
 	int			i;
 
@@ -285,60 +366,10 @@ pgtls_audit_hba_match(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	memset(&c, 0, sizeof(c));
-	c.user = NameStr(*PG_GETARG_NAME(0));
-	c.database = NameStr(*PG_GETARG_NAME(1));
-	c.local = PG_ARGISNULL(2);
-	if (!c.local)
-		inet_to_sockaddr(PG_GETARG_INET_PP(2), &c.addr);
-	c.ssl = !c.local && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-	client_cert = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
-	path = hba_file_argument(fcinfo, 5);
-	c.gss = !c.local && !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
-	c.physical_replication = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
-	c.roleid = get_role_oid(c.user, true);
-
-	if (c.ssl && c.gss)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a connection cannot use both TLS and GSSAPI encryption")));
-
+	conn_from_args(fcinfo, &c, &client_cert, &path);
 	an = hba_analyze(path);
-
-	if (an->nerrors > 0)
-		notes = lappend(notes,
-						psprintf("%s has %d line(s) with errors: the server refuses to load it, so it keeps its previous rules (or does not start)",
-								 an->path, an->nerrors));
-	if (c.ssl && !an->ssl_on)
-		notes = lappend(notes, pstrdup("ssl is off on this server: a TLS connection cannot be made"));
-	if (!OidIsValid(c.roleid))
-		notes = lappend(notes,
-						psprintf("role \"%s\" does not exist: group and samerole tests fail for it, and the login would fail after authentication",
-								 c.user));
-
-	for (i = 0; i < an->nrules; i++)
-	{
-		HbaRule    *r = &an->rules[i];
-		int			m;
-
-		CHECK_FOR_INTERRUPTS();
-		if (r->hba == NULL)
-			continue;
-		m = conn_matches(r, &c);
-		if (m < 0)
-		{
-			notes = lappend(notes,
-							psprintf("%s:%d skipped: host name \"%s\" (or samehost/samenet) cannot be decided without the client's DNS names",
-									 r->file, r->line_number,
-									 r->hba->hostname ? r->hba->hostname : r->address));
-			continue;
-		}
-		if (m == 1)
-		{
-			hit = r;
-			break;
-		}
-	}
+	notes = conn_notes(an, &c);
+	hit = first_matching_rule(an, &c, &notes);
 
 	if (hit == NULL)
 	{
@@ -350,43 +381,19 @@ pgtls_audit_hba_match(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		HbaLine    *hba = hit->hba;
-		const char *method = hba_authname(hba->auth_method);
-		const char *outcome;
-
 		values[0] = CStringGetTextDatum(hit->file);
 		values[1] = Int32GetDatum(hit->line_number);
 		values[2] = Int32GetDatum(hit->rule_number);
-		values[3] = CStringGetTextDatum(hba_conntype_name(hba->conntype));
+		values[3] = CStringGetTextDatum(hba_conntype_name(hit->hba->conntype));
 		values[4] = CStringGetTextDatum(hit->raw_line);
-		values[5] = CStringGetTextDatum(method);
+		values[5] = CStringGetTextDatum(hba_authname(hit->hba->auth_method));
 		values[6] = pgtls_text_array(hit->options);
-
-		if (hba->auth_method == uaReject)
-			outcome = "rejected: the matching line is a reject line";
-		else if (hba->auth_method == uaCert && !client_cert)
-			outcome = "refused: the cert method needs a client certificate";
-		else if (hba->clientcert != clientCertOff && !client_cert)
-			outcome = "refused: connection requires a valid client certificate (clientcert)";
-		else if (hba->auth_method == uaCert ||
-				 hba->clientcert == clientCertFull)
-			outcome = hba->clientcertname == clientCertDN ?
-				"certificate: the client certificate must verify and its distinguished name must match the role (or user map)" :
-				"certificate: the client certificate must verify and its common name must match the role (or user map)";
-		else if (hba->auth_method == uaTrust)
-			outcome = "accepted without any password or certificate (trust)";
-		else if (hba->clientcert == clientCertCA)
-			outcome = psprintf("authenticates with %s, after the client certificate verifies (clientcert=verify-ca)",
-							   method);
-		else
-			outcome = psprintf("authenticates with %s", method);
-		if (hba->auth_method == uaPassword && !c.ssl && !c.gss && !c.local)
+		values[7] = CStringGetTextDatum(match_outcome(hit, client_cert));
+		if (hit->hba->auth_method == uaPassword && !c.ssl && !c.gss && !c.local)
 			notes = lappend(notes, pstrdup("the password would cross the network in clear text"));
-		values[7] = CStringGetTextDatum(outcome);
 	}
 
 	values[8] = pgtls_text_array(notes);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
-

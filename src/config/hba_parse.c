@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * hba_parse.c
+ *	  pg_hba.conf read with the server's own tokenizer and parser
+ *	  (tokenize_auth_file, parse_hba_line): one HbaRule per line, its
+ *	  connection kinds, address and options filled from the parsed line,
+ *	  secrets redacted (hba_redact.c) as soon as the line is read.  The
+ *	  analysis of the rules is hba_analysis.c.
+ *
+ * The file is read from disk, as pg_hba_file_rules does: the postmaster's
+ * parsed lines are not reachable from a backend.  hba_findings.c says when
+ * the file on disk is newer than the last configuration load (HBA007).
+ *
+ * src/config/hba_parse.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include "config/hba.h"
+#include "config/hba_parse.h"
+#include "config/hba_redact.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+const char *
+hba_conntype_name(ConnType type)
+{
+	switch (type)
+	{
+		case ctLocal:
+			return "local";
+		case ctHost:
+			return "host";
+		case ctHostSSL:
+			return "hostssl";
+		case ctHostNoSSL:
+			return "hostnossl";
+		case ctHostGSS:
+			return "hostgssenc";
+		case ctHostNoGSS:
+			return "hostnogssenc";
+	}
+	return "unknown";
+}
+
+static int
+conn_kinds_of(ConnType type)
+{
+	switch (type)
+	{
+		case ctLocal:
+			return HBA_CONN_LOCAL;
+		case ctHost:
+			return HBA_CONN_SSL | HBA_CONN_GSS | HBA_CONN_PLAIN;
+		case ctHostSSL:
+			return HBA_CONN_SSL;
+		case ctHostNoSSL:
+			return HBA_CONN_GSS | HBA_CONN_PLAIN;
+		case ctHostGSS:
+			return HBA_CONN_GSS;
+		case ctHostNoGSS:
+			return HBA_CONN_SSL | HBA_CONN_PLAIN;
+	}
+	return 0;
+}
+
+/*
+ * The file argument of hba_rules(), hba_match() and check_config(): NULL
+ * means the configured hba_file; any other path needs the privileges of
+ * pg_read_server_files, as core's pg_read_file() does for paths outside
+ * the data directory (superusers have them).
+ */
+const char *
+hba_file_argument(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *path;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return HbaFileName;
+	path = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(path, HbaFileName) != 0 &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to analyze pg_hba file \"%s\"", path),
+				 errdetail("Only roles with privileges of the \"%s\" role may analyze a file other than the configured hba_file.",
+						   "pg_read_server_files")));
+	return path;
+}
+
+/* Network-order bytes of an address, into out[16]; returns its length */
+static int
+sockaddr_bytes(const struct sockaddr_storage *ss, uint8 *out)
+{
+	memset(out, 0, 16);
+	if (ss->ss_family == AF_INET)
+	{
+		memcpy(out, &((const struct sockaddr_in *) ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6)
+	{
+		memcpy(out, &((const struct sockaddr_in6 *) ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static int
+mask_prefix(const uint8 *mask, int len)
+{
+	int			bits = 0;
+	int			i;
+	bool		ended = false;
+
+	for (i = 0; i < len * 8; i++)
+	{
+		bool		one = (mask[i / 8] >> (7 - i % 8)) & 1;
+
+		if (one && ended)
+			return -1;
+		if (one)
+			bits++;
+		else
+			ended = true;
+	}
+	return bits;
+}
+
+static bool
+rule_loopback_only(const HbaRule *r)
+{
+	switch (r->addr_kind)
+	{
+		case HBA_ADDR_NONE:
+		case HBA_ADDR_SAMEHOST:
+			return true;
+		case HBA_ADDR_HOSTNAME:
+			return pg_strcasecmp(r->hba->hostname, "localhost") == 0;
+		case HBA_ADDR_MASK:
+			if (r->family == AF_INET)
+				return r->mask[0] == 0xff && r->addr[0] == 127;
+			{
+				static const uint8 lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+				int			i;
+
+				for (i = 0; i < 16; i++)
+					if (r->mask[i] != 0xff || r->addr[i] != lo6[i])
+						return false;
+				return true;
+			}
+		default:
+			return false;
+	}
+}
+
+/* Fill the address and option fields of a parsed rule from its tokens */
+static void
+fill_rule_fields(HbaRule *r, TokenizedAuthLine *tl)
+{
+	HbaLine    *hba = r->hba;
+	int			method_field;
+	int			i = 0;
+	ListCell   *lc;
+
+	r->conn_kinds = conn_kinds_of(hba->conntype);
+	method_field = 3;
+	if (hba->conntype == ctLocal)
+		r->addr_kind = HBA_ADDR_NONE;
+	else
+	{
+		AuthToken  *addrtok = linitial((List *) list_nth(tl->fields, 3));
+
+		r->address = pstrdup(addrtok->string);
+		method_field = 4;
+		switch (hba->ip_cmp_method)
+		{
+			case ipCmpAll:
+				r->addr_kind = HBA_ADDR_ALL;
+				break;
+			case ipCmpSameHost:
+				r->addr_kind = HBA_ADDR_SAMEHOST;
+				break;
+			case ipCmpSameNet:
+				r->addr_kind = HBA_ADDR_SAMENET;
+				break;
+			case ipCmpMask:
+				if (hba->hostname)
+					r->addr_kind = HBA_ADDR_HOSTNAME;
+				else
+				{
+					int			len;
+
+					r->addr_kind = HBA_ADDR_MASK;
+					r->family = hba->addr.ss_family;
+					len = sockaddr_bytes(&hba->addr, r->addr);
+					sockaddr_bytes(&hba->mask, r->mask);
+					r->prefix = mask_prefix(r->mask, len);
+					if (strchr(addrtok->string, '/') == NULL)
+					{
+						AuthToken  *m = linitial((List *) list_nth(tl->fields, 4));
+
+						r->netmask = pstrdup(m->string);
+						method_field = 5;
+					}
+				}
+				break;
+		}
+	}
+
+	foreach(lc, tl->fields)
+	{
+		if (i++ > method_field)
+			r->options = lappend(r->options, hba_option_text(lfirst(lc), false));
+	}
+
+	r->loopback_only = rule_loopback_only(r);
+	r->wide = r->addr_kind == HBA_ADDR_ALL ||
+		(r->addr_kind == HBA_ADDR_MASK && r->prefix == 0);
+}
+
+
+/*
+ * The server's tokenizer and parser report each problem at the level they
+ * are given besides returning it in err_msg (which is what the rules keep).
+ * Those reports would reach a client that set client_min_messages = debug3,
+ * and the server log, with the line's secrets in them ("could not parse
+ * RADIUS secret list \"...\""), so they are silenced while the file is
+ * read, the way a function's SET clause works: the settings come back at
+ * the end, or when an error unwinds the transaction.
+ */
+static int
+quiet_parser_begin(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("client_min_messages", "error", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, ERROR, false);
+	(void) set_config_option("log_min_messages", "error", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, ERROR, false);
+	return nest;
+}
+
+/*
+ * The rules of the file at path (and its include files), as read: the
+ * analysis fields are left for hba_analyze().
+ */
+HbaAnalysis *
+hba_read_file(const char *path)
+{
+	HbaAnalysis *an = palloc0(sizeof(HbaAnalysis));
+	PgtlsAuthFile af;
+	List	   *lines;
+	ListCell   *lc;
+	int			i = 0;
+	int			rule_number = 0;
+	const char *ssl = GetConfigOption("ssl", true, false);
+	bool		redact = !hba_caller_sees_secrets();
+	int			nest;
+
+	an->path = pstrdup(path);
+	an->ssl_on = ssl != NULL && strcmp(ssl, "on") == 0;
+	an->files = list_make1(an->path);
+
+	nest = quiet_parser_begin();
+	lines = pgtls_tokenize_hba_file(path, &af);
+	an->rules = palloc0(sizeof(HbaRule) * Max(list_length(lines), 1));
+
+	foreach(lc, lines)
+	{
+		TokenizedAuthLine *tl = lfirst(lc);
+		HbaRule    *r = &an->rules[i++];
+		const char *file = PGTLS_TOKLINE_FILE(tl, path);
+		ListCell   *fc;
+		bool		known = false;
+
+		CHECK_FOR_INTERRUPTS();
+		r->file = pstrdup(file ? file : path);
+		r->line_number = tl->line_num;
+		r->raw_line = pstrdup(tl->raw_line ? tl->raw_line : "");
+		if (tl->err_msg == NULL)
+			r->hba = parse_hba_line(tl, DEBUG3);
+		if (tl->err_msg)
+			r->error = pstrdup(tl->err_msg);
+		if (r->hba == NULL)
+		{
+			if (r->error == NULL)
+				r->error = pstrdup("line could not be parsed");
+			an->nerrors++;
+		}
+		else
+		{
+			r->rule_number = ++rule_number;
+			fill_rule_fields(r, tl);
+		}
+		if (redact)
+			hba_redact_rule(r, tl);
+
+		foreach(fc, an->files)
+			if (strcmp((char *) lfirst(fc), r->file) == 0)
+				known = true;
+		if (!known)
+			an->files = lappend(an->files, r->file);
+	}
+	an->nrules = i;
+
+	pgtls_free_hba_file(&af);
+	AtEOXact_GUC(true, nest);
+
+	return an;
+}
