@@ -26,6 +26,8 @@ OBJS = \
 	src/audit/tls.o \
 	src/inventory/inventory.o \
 	src/inventory/lru_table.o \
+	src/inventory/persist.o \
+	src/inventory/views.o \
 	src/certs/certificates.o \
 	src/config/ciphers.o \
 	src/config/findings.o \

@@ -36,7 +36,10 @@
  * would write the save file, is never registered (on_shmem_exit() raises
  * an error here), and the probe refuses to run outside a backend of a
  * running server: in a single-user backend inventory.c would also read
- * and remove the save file.
+ * and remove the save file.  The save file's code (inventory/persist.c)
+ * and the SQL functions (inventory/views.c) are not compiled in: the two
+ * persistence entry points inventory.c names are stubs here that raise an
+ * error, so the private inventory can never be saved or loaded.
  *
  * Every loop checks for interrupts, so statement_timeout and
  * pg_cancel_backend() stop it (the check is inside the timed loops, a few
@@ -125,16 +128,28 @@ probe_refuse_exit_callback(pg_on_exit_callback function, Datum arg)
 #define ShmemInitStruct(name, size, foundPtr) \
 	probe_private_struct((name), (size), (foundPtr))
 #define on_shmem_exit(function, arg) probe_refuse_exit_callback((function), (arg))
-/* inventory.c's SQL functions: internal to this module, never exported */
-#undef PG_FUNCTION_INFO_V1
-#define PG_FUNCTION_INFO_V1(funcname) \
-	static Datum funcname(PG_FUNCTION_ARGS) pg_attribute_unused()
 
 #include "inventory/inventory.c"
 
 #undef ShmemInitStruct
 #undef on_shmem_exit
-#undef PG_FUNCTION_INFO_V1
+
+/*
+ * The entry points of inventory/persist.c, which the probe does not
+ * compile.  inventory.c uses them only where IsUnderPostmaster is false
+ * (the postmaster, a single-user backend), where the probe refuses to run.
+ */
+void
+inventory_shmem_shutdown(int code, Datum arg)
+{
+	elog(ERROR, "cost probe: the private inventory must not be saved");
+}
+
+void
+inventory_load_file(void)
+{
+	elog(ERROR, "cost probe: the private inventory must not be loaded");
+}
 
 /*
  * Create a fresh private inventory in a child of parent (deleted with it,
