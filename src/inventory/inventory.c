@@ -3,8 +3,8 @@
  * inventory.c
  *	  The connection inventory in shared memory: a ring of recent attempts,
  *	  and LRU-bounded tables of clients, client certificates and pg_hba
- *	  line usage.  This file sizes and creates it, defines its settings and
- *	  adds each attempt to it.
+ *	  line usage.  This file sizes and creates it, defines its settings,
+ *	  adds each attempt to it and empties it (reset).
  *
  * The layout, the locking contract, the O(1) reset and the bounds are
  * described in inventory_internal.h; the save file in persist.c; the SQL
@@ -318,6 +318,42 @@ inventory_add(const AuditRecord *rec)
 			he->last_used = h.ts;
 		}
 	}
+	SpinLockRelease(&inventory->mutex);
+}
+
+/*
+ * Empty the three LRU tables and their eviction counters.  The caller
+ * holds the spinlock, or is the postmaster starting up, alone.
+ */
+void
+inventory_reset_tables(void)
+{
+	lru_table_reset(inventory->clients);
+	lru_table_reset(inventory->certs);
+	lru_table_reset(inventory->hba);
+	inventory->clients->evictions = 0;
+	inventory->certs->evictions = 0;
+	inventory->hba->evictions = 0;
+}
+
+/*
+ * Empty the whole inventory in O(1) under the spinlock, whatever the
+ * sizes: the ring keeps its entries but only those numbered after
+ * history_base are shown; each table starts a new generation (see
+ * lru_table.c); the counters go to zero.  Stale slots are reclaimed as new
+ * attempts reuse them.
+ */
+void
+inventory_reset(TimestampTz now)
+{
+	SpinLockAcquire(&inventory->mutex);
+	inventory->generation++;
+	inventory->history_base = inventory->history_count;
+	inventory_reset_tables();
+	inventory->records_total = 0;
+	inventory->records_dropped = 0;
+	inventory->values_truncated = 0;
+	inventory->stats_reset = now;
 	SpinLockRelease(&inventory->mutex);
 }
 

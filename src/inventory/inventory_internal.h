@@ -173,6 +173,10 @@ extern InventoryShared *inventory;
 /* pgtls_audit.save (inventory.c) */
 extern bool inventory_save;
 
+/* inventory.c */
+extern void inventory_reset_tables(void);
+extern void inventory_reset(TimestampTz now);
+
 /* persist.c */
 extern void inventory_shmem_shutdown(int code, Datum arg);
 extern void inventory_load_file(void);

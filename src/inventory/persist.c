@@ -323,12 +323,7 @@ inventory_load_file(void)
 		bool		read_error = ferror(file);
 		int			save_errno = errno;
 
-		lru_table_reset(inventory->clients);
-		lru_table_reset(inventory->certs);
-		lru_table_reset(inventory->hba);
-		inventory->clients->evictions = 0;
-		inventory->certs->evictions = 0;
-		inventory->hba->evictions = 0;
+		inventory_reset_tables();
 		FreeFile(file);
 		unlink(INVENTORY_FILE);
 		errno = save_errno;

@@ -445,32 +445,13 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 
-/*
- * Empty the whole inventory in O(1) under the spinlock, whatever the
- * sizes: the ring keeps its entries but only those numbered after
- * history_base are shown; each table starts a new generation (see
- * lru_table.c); the counters go to zero.  Stale slots are reclaimed as new
- * attempts reuse them.
- */
+/* Empty the whole inventory (inventory_reset, O(1) whatever the sizes). */
 Datum
 pgtls_audit_reset(PG_FUNCTION_ARGS)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
 	require_inventory();
-	SpinLockAcquire(&inventory->mutex);
-	inventory->generation++;
-	inventory->history_base = inventory->history_count;
-	lru_table_reset(inventory->clients);
-	lru_table_reset(inventory->certs);
-	lru_table_reset(inventory->hba);
-	inventory->clients->evictions = 0;
-	inventory->certs->evictions = 0;
-	inventory->hba->evictions = 0;
-	inventory->records_total = 0;
-	inventory->records_dropped = 0;
-	inventory->values_truncated = 0;
-	inventory->stats_reset = now;
-	SpinLockRelease(&inventory->mutex);
+	inventory_reset(now);
 	PG_RETURN_VOID();
 }
