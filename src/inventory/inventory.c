@@ -170,154 +170,206 @@ copy_field(char *dst, size_t size, const char *src, uint64 *truncated)
 	(*truncated)++;
 }
 
-/* Add one attempt to the inventory.  Never raises an error. */
+/*
+ * The ring entry of an attempt, every string cut to its field (cuts are
+ * counted in *truncated).
+ */
+static void
+history_entry_build(HistoryEntry *h, const AuditRecord *rec, uint64 *truncated)
+{
+	memset(h, 0, sizeof(*h));
+	h->ts = rec->ts;
+	h->pid = rec->pid;
+	h->bits = rec->bits;
+	h->hba_line = rec->hba_line;
+	h->event = (uint8) rec->event;
+	h->outcome = (uint8) rec->outcome;
+	h->policy = (uint8) rec->policy;
+	h->ssl = rec->ssl;
+	h->gss_encrypted = rec->gss_encrypted;
+	h->client_cert = rec->client_cert_present;
+	h->has_not_after = rec->has_not_after;
+	h->alpn = (int8) rec->alpn;
+	h->not_after = rec->client_not_after;
+	memcpy(h->sqlstate, rec->sqlstate, sizeof(h->sqlstate));
+	copy_field(h->reason, sizeof(h->reason), rec->reason, truncated);
+	copy_field(h->remote_host, sizeof(h->remote_host), rec->remote_host, truncated);
+	copy_field(h->remote_port, sizeof(h->remote_port), rec->remote_port, truncated);
+	copy_field(h->user_name, sizeof(h->user_name), rec->user_name, truncated);
+	copy_field(h->database_name, sizeof(h->database_name), rec->database_name, truncated);
+	copy_field(h->application_name, sizeof(h->application_name), rec->application_name, truncated);
+	copy_field(h->protocol, sizeof(h->protocol), rec->protocol, truncated);
+	copy_field(h->cipher, sizeof(h->cipher), rec->cipher, truncated);
+	copy_field(h->client_dn, sizeof(h->client_dn), rec->client_dn, truncated);
+	copy_field(h->issuer_dn, sizeof(h->issuer_dn), rec->issuer_dn, truncated);
+	copy_field(h->serial, sizeof(h->serial), rec->client_serial, truncated);
+	copy_field(h->fingerprint, sizeof(h->fingerprint), rec->client_fingerprint, truncated);
+	copy_field(h->hba_file, sizeof(h->hba_file), rec->hba_file, truncated);
+	copy_field(h->auth_method, sizeof(h->auth_method), rec->auth_method, truncated);
+	copy_field(h->identity, sizeof(h->identity), rec->identity, truncated);
+}
+
+/* An attempt's keys in the three tables, with their hashes. */
+typedef struct AttemptKeys
+{
+	ClientKey	client;
+	uint32		client_hash;
+	bool		have_cert;		/* a certificate with issuer and serial */
+	CertKey		cert;
+	uint32		cert_hash;
+	bool		have_hba;		/* a pg_hba line was matched */
+	HbaKey		hba;
+	uint32		hba_hash;
+} AttemptKeys;
+
+/*
+ * Build the keys from the ring entry (keys are zeroed first: the tables
+ * compare them with memcmp).  Reads only the tables' constant key sizes,
+ * so it needs no lock.
+ */
+static void
+attempt_keys_build(AttemptKeys *k, const HistoryEntry *h,
+				   const AuditRecord *rec)
+{
+	ClientKey  *ck = &k->client;
+
+	memset(ck, 0, sizeof(*ck));
+	memcpy(ck->user_name, h->user_name, sizeof(ck->user_name));
+	memcpy(ck->database_name, h->database_name, sizeof(ck->database_name));
+	memcpy(ck->client_addr, h->remote_host, sizeof(ck->client_addr));
+	memcpy(ck->protocol, h->protocol, sizeof(ck->protocol));
+	memcpy(ck->cipher, h->cipher, sizeof(ck->cipher));
+	memcpy(ck->issuer_dn, h->issuer_dn, sizeof(ck->issuer_dn));
+	memcpy(ck->serial, h->serial, sizeof(ck->serial));
+	memcpy(ck->hba_file, h->hba_file, sizeof(ck->hba_file));
+	memcpy(ck->auth_method, h->auth_method, sizeof(ck->auth_method));
+	ck->hba_line = h->hba_line;
+	ck->outcome = h->outcome;
+	ck->ssl = h->ssl;
+	k->client_hash = lru_hash_key(inventory->clients, ck);
+
+	k->have_cert = rec->client_cert_present && h->issuer_dn[0] && h->serial[0];
+	k->cert_hash = 0;
+	if (k->have_cert)
+	{
+		memset(&k->cert, 0, sizeof(k->cert));
+		memcpy(k->cert.issuer_dn, h->issuer_dn, sizeof(k->cert.issuer_dn));
+		memcpy(k->cert.serial, h->serial, sizeof(k->cert.serial));
+		k->cert_hash = lru_hash_key(inventory->certs, &k->cert);
+	}
+	k->have_hba = h->hba_line > 0;
+	k->hba_hash = 0;
+	if (k->have_hba)
+	{
+		memset(&k->hba, 0, sizeof(k->hba));
+		memcpy(k->hba.hba_file, h->hba_file, sizeof(k->hba.hba_file));
+		k->hba.hba_line = h->hba_line;
+		k->hba_hash = lru_hash_key(inventory->hba, &k->hba);
+	}
+}
+
+/*
+ * The next three run under the spinlock: O(1) lookups, inserts and copies
+ * of fixed size, nothing that can raise an error.
+ */
+static void
+client_touch(const AttemptKeys *k, const HistoryEntry *h)
+{
+	ClientEntry *ce;
+	bool		evicted;
+
+	ce = lru_lookup(inventory->clients, &k->client, k->client_hash);
+	if (ce == NULL)
+	{
+		ce = lru_insert(inventory->clients, &k->client, k->client_hash, &evicted);
+		ce->first_seen = h->ts;
+	}
+	ce->connections++;
+	ce->last_seen = h->ts;
+}
+
+/* have_user: the attempt named a user, to be listed among the roles */
+static void
+cert_touch(const AttemptKeys *k, const HistoryEntry *h, bool have_user)
+{
+	CertEntry  *cert = lru_lookup(inventory->certs, &k->cert, k->cert_hash);
+	bool		evicted;
+	int			i;
+
+	if (cert == NULL)
+	{
+		cert = lru_insert(inventory->certs, &k->cert, k->cert_hash, &evicted);
+		cert->first_seen = h->ts;
+		memcpy(cert->subject_dn, h->client_dn, sizeof(cert->subject_dn));
+		memcpy(cert->fingerprint, h->fingerprint, sizeof(cert->fingerprint));
+		cert->has_not_after = h->has_not_after;
+		cert->not_after = h->not_after;
+	}
+	cert->connections++;
+	cert->last_seen = h->ts;
+	for (i = 0; i < cert->nroles; i++)
+		if (strcmp(cert->roles[i], h->user_name) == 0)
+			break;
+	if (i == cert->nroles && have_user)
+	{
+		if (cert->nroles < INV_CERT_ROLES)
+			memcpy(cert->roles[cert->nroles++], h->user_name, INV_NAME_LEN);
+		else
+			cert->roles_truncated = true;
+	}
+}
+
+static void
+hba_touch(const AttemptKeys *k, const HistoryEntry *h, bool success)
+{
+	HbaEntry   *he;
+	bool		evicted;
+
+	he = lru_lookup(inventory->hba, &k->hba, k->hba_hash);
+	if (he == NULL)
+		he = lru_insert(inventory->hba, &k->hba, k->hba_hash, &evicted);
+	he->attempts++;
+	if (success)
+		he->successes++;
+	else
+		he->failures++;
+	he->last_used = h->ts;
+}
+
+/*
+ * Add one attempt to the inventory.  Never raises an error.  Everything
+ * is built outside the lock; under it: the counters, the ring entry and
+ * the three table updates.
+ */
 void
 inventory_add(const AuditRecord *rec)
 {
 	HistoryEntry h;
-	ClientKey	ck;
-	CertKey		cert_key;
-	HbaKey		hk;
+	AttemptKeys keys;
 	uint64		truncated = 0;
-	uint32		client_hash,
-				cert_hash = 0,
-				hba_hash = 0;
-	bool		have_cert,
-				have_hba,
-				success,
-				evicted;
-	const char *outcome_user = rec->user_name ? rec->user_name : "";
+	bool		success,
+				have_user;
 
 	if (inventory == NULL)
 		return;
 
 	success = rec->outcome == AUDIT_OUTCOME_SUCCESS;
-
-	/* everything that can be prepared outside the lock */
-	memset(&h, 0, sizeof(h));
-	h.ts = rec->ts;
-	h.pid = rec->pid;
-	h.bits = rec->bits;
-	h.hba_line = rec->hba_line;
-	h.event = (uint8) rec->event;
-	h.outcome = (uint8) rec->outcome;
-	h.policy = (uint8) rec->policy;
-	h.ssl = rec->ssl;
-	h.gss_encrypted = rec->gss_encrypted;
-	h.client_cert = rec->client_cert_present;
-	h.has_not_after = rec->has_not_after;
-	h.alpn = (int8) rec->alpn;
-	h.not_after = rec->client_not_after;
-	memcpy(h.sqlstate, rec->sqlstate, sizeof(h.sqlstate));
-	copy_field(h.reason, sizeof(h.reason), rec->reason, &truncated);
-	copy_field(h.remote_host, sizeof(h.remote_host), rec->remote_host, &truncated);
-	copy_field(h.remote_port, sizeof(h.remote_port), rec->remote_port, &truncated);
-	copy_field(h.user_name, sizeof(h.user_name), rec->user_name, &truncated);
-	copy_field(h.database_name, sizeof(h.database_name), rec->database_name, &truncated);
-	copy_field(h.application_name, sizeof(h.application_name), rec->application_name, &truncated);
-	copy_field(h.protocol, sizeof(h.protocol), rec->protocol, &truncated);
-	copy_field(h.cipher, sizeof(h.cipher), rec->cipher, &truncated);
-	copy_field(h.client_dn, sizeof(h.client_dn), rec->client_dn, &truncated);
-	copy_field(h.issuer_dn, sizeof(h.issuer_dn), rec->issuer_dn, &truncated);
-	copy_field(h.serial, sizeof(h.serial), rec->client_serial, &truncated);
-	copy_field(h.fingerprint, sizeof(h.fingerprint), rec->client_fingerprint, &truncated);
-	copy_field(h.hba_file, sizeof(h.hba_file), rec->hba_file, &truncated);
-	copy_field(h.auth_method, sizeof(h.auth_method), rec->auth_method, &truncated);
-	copy_field(h.identity, sizeof(h.identity), rec->identity, &truncated);
-
-	memset(&ck, 0, sizeof(ck));
-	memcpy(ck.user_name, h.user_name, sizeof(ck.user_name));
-	memcpy(ck.database_name, h.database_name, sizeof(ck.database_name));
-	memcpy(ck.client_addr, h.remote_host, sizeof(ck.client_addr));
-	memcpy(ck.protocol, h.protocol, sizeof(ck.protocol));
-	memcpy(ck.cipher, h.cipher, sizeof(ck.cipher));
-	memcpy(ck.issuer_dn, h.issuer_dn, sizeof(ck.issuer_dn));
-	memcpy(ck.serial, h.serial, sizeof(ck.serial));
-	memcpy(ck.hba_file, h.hba_file, sizeof(ck.hba_file));
-	memcpy(ck.auth_method, h.auth_method, sizeof(ck.auth_method));
-	ck.hba_line = h.hba_line;
-	ck.outcome = h.outcome;
-	ck.ssl = h.ssl;
-	client_hash = lru_hash_key(inventory->clients, &ck);
-
-	have_cert = rec->client_cert_present && h.issuer_dn[0] && h.serial[0];
-	if (have_cert)
-	{
-		memset(&cert_key, 0, sizeof(cert_key));
-		memcpy(cert_key.issuer_dn, h.issuer_dn, sizeof(cert_key.issuer_dn));
-		memcpy(cert_key.serial, h.serial, sizeof(cert_key.serial));
-		cert_hash = lru_hash_key(inventory->certs, &cert_key);
-	}
-	have_hba = h.hba_line > 0;
-	if (have_hba)
-	{
-		memset(&hk, 0, sizeof(hk));
-		memcpy(hk.hba_file, h.hba_file, sizeof(hk.hba_file));
-		hk.hba_line = h.hba_line;
-		hba_hash = lru_hash_key(inventory->hba, &hk);
-	}
+	have_user = rec->user_name != NULL && rec->user_name[0] != '\0';
+	history_entry_build(&h, rec, &truncated);
+	attempt_keys_build(&keys, &h, rec);
 
 	SpinLockAcquire(&inventory->mutex);
-	{
-		ClientEntry *ce;
-		HbaEntry   *he;
+	inventory->records_total++;
+	inventory->values_truncated += truncated;
 
-		inventory->records_total++;
-		inventory->values_truncated += truncated;
+	h.seq = ++inventory->history_count;
+	inventory->history[(h.seq - 1) % inventory->history_size] = h;
 
-		h.seq = ++inventory->history_count;
-		inventory->history[(h.seq - 1) % inventory->history_size] = h;
-
-		ce = lru_lookup(inventory->clients, &ck, client_hash);
-		if (ce == NULL)
-		{
-			ce = lru_insert(inventory->clients, &ck, client_hash, &evicted);
-			ce->first_seen = h.ts;
-		}
-		ce->connections++;
-		ce->last_seen = h.ts;
-
-		if (have_cert)
-		{
-			CertEntry  *cert = lru_lookup(inventory->certs, &cert_key, cert_hash);
-			int			i;
-
-			if (cert == NULL)
-			{
-				cert = lru_insert(inventory->certs, &cert_key, cert_hash, &evicted);
-				cert->first_seen = h.ts;
-				memcpy(cert->subject_dn, h.client_dn, sizeof(cert->subject_dn));
-				memcpy(cert->fingerprint, h.fingerprint, sizeof(cert->fingerprint));
-				cert->has_not_after = h.has_not_after;
-				cert->not_after = h.not_after;
-			}
-			cert->connections++;
-			cert->last_seen = h.ts;
-			for (i = 0; i < cert->nroles; i++)
-				if (strcmp(cert->roles[i], h.user_name) == 0)
-					break;
-			if (i == cert->nroles && outcome_user[0])
-			{
-				if (cert->nroles < INV_CERT_ROLES)
-					memcpy(cert->roles[cert->nroles++], h.user_name, INV_NAME_LEN);
-				else
-					cert->roles_truncated = true;
-			}
-		}
-
-		if (have_hba)
-		{
-			he = lru_lookup(inventory->hba, &hk, hba_hash);
-			if (he == NULL)
-				he = lru_insert(inventory->hba, &hk, hba_hash, &evicted);
-			he->attempts++;
-			if (success)
-				he->successes++;
-			else
-				he->failures++;
-			he->last_used = h.ts;
-		}
-	}
+	client_touch(&keys, &h);
+	if (keys.have_cert)
+		cert_touch(&keys, &h, have_user);
+	if (keys.have_hba)
+		hba_touch(&keys, &h, success);
 	SpinLockRelease(&inventory->mutex);
 }
 
