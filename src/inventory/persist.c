@@ -124,71 +124,45 @@ fsync_dir(const char *path)
 	return rc;
 }
 
+/* The file's header, from shared memory. */
+static void
+file_header_build(InventoryFileHeader *hdr)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->magic = INVENTORY_MAGIC;
+	hdr->format = INVENTORY_FORMAT;
+	hdr->client_entry_size = sizeof(ClientEntry);
+	hdr->cert_entry_size = sizeof(CertEntry);
+	hdr->hba_entry_size = sizeof(HbaEntry);
+	hdr->nclients = inventory->clients->used;
+	hdr->ncerts = inventory->certs->used;
+	hdr->nhba = inventory->hba->used;
+	hdr->records_total = inventory->records_total;
+	hdr->records_dropped = inventory->records_dropped;
+	hdr->values_truncated = inventory->values_truncated;
+	hdr->evictions[0] = inventory->clients->evictions;
+	hdr->evictions[1] = inventory->certs->evictions;
+	hdr->evictions[2] = inventory->hba->evictions;
+	hdr->stats_reset = inventory->stats_reset;
+}
+
 /*
- * on_shmem_exit callback of the postmaster: save the tables at a clean
- * shutdown.
- *
- * This runs while the postmaster exits, where an ERROR cannot be caught
- * (it would become FATAL in the middle of proc_exit) and where nothing
- * should be allocated in proportion to the tables.  So it uses plain stdio
- * and system calls (AllocateFile, OpenTransientFile and durable_rename can
- * raise ERROR), writes straight from shared memory entry by entry, and
- * reports every failure at LOG, leaving no partial file behind.  No lock
- * is taken: every other process has exited by now, and one that died
- * holding the spinlock must not make the postmaster spin.
+ * Write the whole file (header, tables, CRC) and fsync it.  Returns false
+ * on a write error (errno set) or with *inconsistent set (write_table).
  */
-void
-inventory_shmem_shutdown(int code, Datum arg)
+static bool
+write_file(FILE *file, bool *inconsistent)
 {
 	InventoryFileHeader hdr;
 	pg_crc32c	crc;
-	FILE	   *file;
-	bool		inconsistent = false;
 	bool		ok;
 
-	if (code != 0 || inventory == NULL)
-		return;
-	if (!inventory_save)
-	{
-		/* nothing is saved, and nothing older may be reloaded */
-		if (unlink(INVENTORY_FILE) != 0 && errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not remove file \"%s\": %m", INVENTORY_FILE)));
-		return;
-	}
-
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.magic = INVENTORY_MAGIC;
-	hdr.format = INVENTORY_FORMAT;
-	hdr.client_entry_size = sizeof(ClientEntry);
-	hdr.cert_entry_size = sizeof(CertEntry);
-	hdr.hba_entry_size = sizeof(HbaEntry);
-	hdr.nclients = inventory->clients->used;
-	hdr.ncerts = inventory->certs->used;
-	hdr.nhba = inventory->hba->used;
-	hdr.records_total = inventory->records_total;
-	hdr.records_dropped = inventory->records_dropped;
-	hdr.values_truncated = inventory->values_truncated;
-	hdr.evictions[0] = inventory->clients->evictions;
-	hdr.evictions[1] = inventory->certs->evictions;
-	hdr.evictions[2] = inventory->hba->evictions;
-	hdr.stats_reset = inventory->stats_reset;
-
-	file = fopen(INVENTORY_FILE_TMP, PG_BINARY_W);
-	if (file == NULL)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", INVENTORY_FILE_TMP)));
-		return;
-	}
-
+	file_header_build(&hdr);
 	INIT_CRC32C(crc);
 	ok = write_block(file, &hdr, sizeof(hdr), &crc) &&
-		write_table(file, inventory->clients, &crc, &inconsistent) &&
-		write_table(file, inventory->certs, &crc, &inconsistent) &&
-		write_table(file, inventory->hba, &crc, &inconsistent);
+		write_table(file, inventory->clients, &crc, inconsistent) &&
+		write_table(file, inventory->certs, &crc, inconsistent) &&
+		write_table(file, inventory->hba, &crc, inconsistent);
 	if (ok)
 	{
 		FIN_CRC32C(crc);
@@ -196,7 +170,28 @@ inventory_shmem_shutdown(int code, Datum arg)
 			fflush(file) == 0 &&
 			pg_fsync(fileno(file)) == 0;
 	}
-	if (!ok)
+	return ok;
+}
+
+/*
+ * Write INVENTORY_FILE_TMP in full and close it.  On any failure, report
+ * it at LOG, remove the partial file and return false.
+ */
+static bool
+write_tmp_file(void)
+{
+	FILE	   *file;
+	bool		inconsistent = false;
+
+	file = fopen(INVENTORY_FILE_TMP, PG_BINARY_W);
+	if (file == NULL)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", INVENTORY_FILE_TMP)));
+		return false;
+	}
+	if (!write_file(file, &inconsistent))
 	{
 		int			save_errno = errno;
 
@@ -214,7 +209,7 @@ inventory_shmem_shutdown(int code, Datum arg)
 					(errcode_for_file_access(),
 					 errmsg("could not write file \"%s\": %m", INVENTORY_FILE_TMP)));
 		}
-		return;
+		return false;
 	}
 	if (fclose(file) != 0)
 	{
@@ -222,8 +217,41 @@ inventory_shmem_shutdown(int code, Datum arg)
 				(errcode_for_file_access(),
 				 errmsg("could not close file \"%s\": %m", INVENTORY_FILE_TMP)));
 		unlink(INVENTORY_FILE_TMP);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * on_shmem_exit callback of the postmaster: save the tables at a clean
+ * shutdown.
+ *
+ * This runs while the postmaster exits, where an ERROR cannot be caught
+ * (it would become FATAL in the middle of proc_exit) and where nothing
+ * should be allocated in proportion to the tables.  So it uses plain stdio
+ * and system calls (AllocateFile, OpenTransientFile and durable_rename can
+ * raise ERROR), writes straight from shared memory entry by entry, and
+ * reports every failure at LOG, leaving no partial file behind.  No lock
+ * is taken: every other process has exited by now, and one that died
+ * holding the spinlock must not make the postmaster spin.
+ */
+void
+inventory_shmem_shutdown(int code, Datum arg)
+{
+	if (code != 0 || inventory == NULL)
+		return;
+	if (!inventory_save)
+	{
+		/* nothing is saved, and nothing older may be reloaded */
+		if (unlink(INVENTORY_FILE) != 0 && errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", INVENTORY_FILE)));
 		return;
 	}
+
+	if (!write_tmp_file())
+		return;
 	if (rename(INVENTORY_FILE_TMP, INVENTORY_FILE) != 0)
 	{
 		ereport(LOG,
@@ -267,6 +295,46 @@ load_table(FILE *file, LruTable *tab, int32 count, pg_crc32c *crc)
 }
 
 /*
+ * Read the whole file into the tables: the header, checked against this
+ * build's sizes, the tables and the CRC, with nothing after it.  Returns
+ * false for a short, long, foreign or corrupt file (ferror() tells a read
+ * error apart).
+ */
+static bool
+read_file(FILE *file, InventoryFileHeader *hdr)
+{
+	pg_crc32c	crc,
+				stored_crc;
+	bool		ok;
+
+	INIT_CRC32C(crc);
+	ok = fread(hdr, sizeof(*hdr), 1, file) == 1;
+	if (ok)
+	{
+		COMP_CRC32C(crc, hdr, sizeof(*hdr));
+		ok = hdr->magic == INVENTORY_MAGIC &&
+			hdr->format == INVENTORY_FORMAT &&
+			hdr->client_entry_size == sizeof(ClientEntry) &&
+			hdr->cert_entry_size == sizeof(CertEntry) &&
+			hdr->hba_entry_size == sizeof(HbaEntry) &&
+			hdr->nclients >= 0 && hdr->ncerts >= 0 && hdr->nhba >= 0;
+	}
+	ok = ok &&
+		load_table(file, inventory->clients, hdr->nclients, &crc) &&
+		load_table(file, inventory->certs, hdr->ncerts, &crc) &&
+		load_table(file, inventory->hba, hdr->nhba, &crc);
+	if (ok)
+	{
+		FIN_CRC32C(crc);
+		/* the CRC, and nothing after it */
+		ok = fread(&stored_crc, sizeof(stored_crc), 1, file) == 1 &&
+			EQ_CRC32C(crc, stored_crc) &&
+			fgetc(file) == EOF && !ferror(file);
+	}
+	return ok;
+}
+
+/*
  * At postmaster start: read the file saved at the last clean shutdown,
  * then remove it.  Entries go into the tables as they are read; if the
  * file turns out to be short, long, of another format or with a wrong CRC,
@@ -278,9 +346,6 @@ inventory_load_file(void)
 {
 	FILE	   *file;
 	InventoryFileHeader hdr;
-	pg_crc32c	crc,
-				stored_crc;
-	bool		ok;
 
 	file = AllocateFile(INVENTORY_FILE, PG_BINARY_R);
 	if (file == NULL)
@@ -293,32 +358,7 @@ inventory_load_file(void)
 		return;
 	}
 
-	INIT_CRC32C(crc);
-	ok = fread(&hdr, sizeof(hdr), 1, file) == 1;
-	if (ok)
-	{
-		COMP_CRC32C(crc, &hdr, sizeof(hdr));
-		ok = hdr.magic == INVENTORY_MAGIC &&
-			hdr.format == INVENTORY_FORMAT &&
-			hdr.client_entry_size == sizeof(ClientEntry) &&
-			hdr.cert_entry_size == sizeof(CertEntry) &&
-			hdr.hba_entry_size == sizeof(HbaEntry) &&
-			hdr.nclients >= 0 && hdr.ncerts >= 0 && hdr.nhba >= 0;
-	}
-	ok = ok &&
-		load_table(file, inventory->clients, hdr.nclients, &crc) &&
-		load_table(file, inventory->certs, hdr.ncerts, &crc) &&
-		load_table(file, inventory->hba, hdr.nhba, &crc);
-	if (ok)
-	{
-		FIN_CRC32C(crc);
-		/* the CRC, and nothing after it */
-		ok = fread(&stored_crc, sizeof(stored_crc), 1, file) == 1 &&
-			EQ_CRC32C(crc, stored_crc) &&
-			fgetc(file) == EOF && !ferror(file);
-	}
-
-	if (!ok)
+	if (!read_file(file, &hdr))
 	{
 		bool		read_error = ferror(file);
 		int			save_errno = errno;
