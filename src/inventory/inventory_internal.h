@@ -167,6 +167,14 @@ typedef struct InventoryShared
 	HistoryEntry *history;
 } InventoryShared;
 
+/* any table's entry (the largest), to copy or read one entry at a time */
+typedef union InventoryEntry
+{
+	ClientEntry client;
+	CertEntry	cert;
+	HbaEntry	hba;
+} InventoryEntry;
+
 /* the inventory in shared memory (inventory.c); NULL when not preloaded */
 extern InventoryShared *inventory;
 

@@ -58,14 +58,6 @@ typedef struct InventoryFileHeader
 	TimestampTz stats_reset;
 } InventoryFileHeader;
 
-/* the largest entry, for reading one entry at a time */
-typedef union InventoryFileEntry
-{
-	ClientEntry client;
-	CertEntry	cert;
-	HbaEntry	hba;
-} InventoryFileEntry;
-
 /* Write one block, adding it to the running CRC. */
 static bool
 write_block(FILE *file, const void *data, size_t len, pg_crc32c *crc)
@@ -276,7 +268,7 @@ inventory_shmem_shutdown(int code, Datum arg)
 static bool
 load_table(FILE *file, LruTable *tab, int32 count, pg_crc32c *crc)
 {
-	InventoryFileEntry buf;
+	InventoryEntry buf;
 
 	Assert(tab->entry_size <= sizeof(buf));
 	for (int32 i = 0; i < count; i++)

@@ -137,6 +137,48 @@ text_or_null(const char *s, bool *isnull)
 	return result;
 }
 
+/* The 27 columns of connections_raw() for one ring entry. */
+static void
+history_row(const HistoryEntry *h, Datum *values, bool *nulls)
+{
+	int			i = 0;
+	const char *policy;
+
+	values[i++] = TimestampTzGetDatum(h->ts);
+	values[i++] = Int32GetDatum(h->pid);
+	values[i++] = CStringGetTextDatum(audit_event_name((AuditEvent) h->event));
+	values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) h->outcome));
+	values[i] = text_or_null(h->reason, &nulls[i]), i++;
+	values[i] = text_or_null(h->sqlstate, &nulls[i]), i++;
+	values[i] = text_or_null(h->remote_host, &nulls[i]), i++;
+	values[i] = text_or_null(h->remote_port, &nulls[i]), i++;
+	values[i] = text_or_null(h->user_name, &nulls[i]), i++;
+	values[i] = text_or_null(h->database_name, &nulls[i]), i++;
+	values[i] = text_or_null(h->application_name, &nulls[i]), i++;
+	values[i++] = BoolGetDatum(h->ssl);
+	values[i] = text_or_null(h->protocol, &nulls[i]), i++;
+	values[i] = text_or_null(h->cipher, &nulls[i]), i++;
+	nulls[i] = h->bits < 0;
+	values[i++] = Int32GetDatum(h->bits);
+	values[i++] = BoolGetDatum(h->client_cert);
+	values[i] = text_or_null(h->client_dn, &nulls[i]), i++;
+	values[i] = text_or_null(h->issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(h->serial, &nulls[i]), i++;
+	nulls[i] = !h->has_not_after;
+	values[i++] = TimestampTzGetDatum(h->not_after);
+	values[i] = text_or_null(h->fingerprint, &nulls[i]), i++;
+	values[i] = text_or_null(h->hba_file, &nulls[i]), i++;
+	nulls[i] = h->hba_line <= 0;
+	values[i++] = Int32GetDatum(h->hba_line);
+	values[i] = text_or_null(h->auth_method, &nulls[i]), i++;
+	values[i] = text_or_null(h->identity, &nulls[i]), i++;
+	policy = audit_policy_name((AuditPolicy) h->policy);
+	nulls[i] = policy == NULL;
+	values[i++] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
+	values[i++] = BoolGetDatum(h->gss_encrypted);
+	Assert(i == 27);
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_connections);
 
 Datum
@@ -168,8 +210,6 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		HistoryEntry h;
 		Datum		values[27];
 		bool		nulls[27] = {0};
-		int			i = 0;
-		const char *policy;
 		bool		reset_since;
 
 		CHECK_FOR_INTERRUPTS();
@@ -185,39 +225,7 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		if (only_user && strcmp(h.user_name, only_user) != 0)
 			continue;
 
-		values[i++] = TimestampTzGetDatum(h.ts);
-		values[i++] = Int32GetDatum(h.pid);
-		values[i++] = CStringGetTextDatum(audit_event_name((AuditEvent) h.event));
-		values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) h.outcome));
-		values[i] = text_or_null(h.reason, &nulls[i]), i++;
-		values[i] = text_or_null(h.sqlstate, &nulls[i]), i++;
-		values[i] = text_or_null(h.remote_host, &nulls[i]), i++;
-		values[i] = text_or_null(h.remote_port, &nulls[i]), i++;
-		values[i] = text_or_null(h.user_name, &nulls[i]), i++;
-		values[i] = text_or_null(h.database_name, &nulls[i]), i++;
-		values[i] = text_or_null(h.application_name, &nulls[i]), i++;
-		values[i++] = BoolGetDatum(h.ssl);
-		values[i] = text_or_null(h.protocol, &nulls[i]), i++;
-		values[i] = text_or_null(h.cipher, &nulls[i]), i++;
-		nulls[i] = h.bits < 0;
-		values[i++] = Int32GetDatum(h.bits);
-		values[i++] = BoolGetDatum(h.client_cert);
-		values[i] = text_or_null(h.client_dn, &nulls[i]), i++;
-		values[i] = text_or_null(h.issuer_dn, &nulls[i]), i++;
-		values[i] = text_or_null(h.serial, &nulls[i]), i++;
-		nulls[i] = !h.has_not_after;
-		values[i++] = TimestampTzGetDatum(h.not_after);
-		values[i] = text_or_null(h.fingerprint, &nulls[i]), i++;
-		values[i] = text_or_null(h.hba_file, &nulls[i]), i++;
-		nulls[i] = h.hba_line <= 0;
-		values[i++] = Int32GetDatum(h.hba_line);
-		values[i] = text_or_null(h.auth_method, &nulls[i]), i++;
-		values[i] = text_or_null(h.identity, &nulls[i]), i++;
-		policy = audit_policy_name((AuditPolicy) h.policy);
-		nulls[i] = policy == NULL;
-		values[i++] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
-		values[i++] = BoolGetDatum(h.gss_encrypted);
-		Assert(i == 27);
+		history_row(&h, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -256,50 +264,140 @@ current_generation(void)
 	return generation;
 }
 
+/*
+ * Fill the row of one table entry; false leaves the entry out (a row the
+ * caller may not see).  only_user is as visible_user() returns it.
+ */
+typedef bool (*TableRowFunc) (const InventoryEntry *entry,
+							  const char *only_user,
+							  Datum *values, bool *nulls);
+
+/* columns of the widest table view, clients_raw() */
+#define TABLE_VIEW_MAX_COLUMNS 15
+
+/*
+ * Return the rows of a table, one entry copied under the lock at a time,
+ * in slot order, as a materialized set.
+ */
+static void
+table_view(FunctionCallInfo fcinfo, LruTable *tab, const char *only_user,
+		   TableRowFunc row)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		generation;
+	InventoryEntry e;
+
+	InitMaterializedSRF(fcinfo, 0);
+	Assert(rsinfo->setDesc->natts <= TABLE_VIEW_MAX_COLUMNS);
+	generation = current_generation();
+
+	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
+	{
+		Datum		values[TABLE_VIEW_MAX_COLUMNS];
+		bool		nulls[TABLE_VIEW_MAX_COLUMNS] = {0};
+
+		if (row(&e, only_user, values, nulls))
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* The 15 columns of clients_raw(): the caller's own rows, or every row. */
+static bool
+client_row(const InventoryEntry *entry, const char *only_user,
+		   Datum *values, bool *nulls)
+{
+	const ClientEntry *e = &entry->client;
+	int			i = 0;
+
+	if (only_user && strcmp(e->key.user_name, only_user) != 0)
+		return false;
+
+	values[i] = text_or_null(e->key.user_name, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.database_name, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.client_addr, &nulls[i]), i++;
+	values[i++] = BoolGetDatum(e->key.ssl);
+	values[i] = text_or_null(e->key.protocol, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.cipher, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.serial, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.hba_file, &nulls[i]), i++;
+	nulls[i] = e->key.hba_line <= 0;
+	values[i++] = Int32GetDatum(e->key.hba_line);
+	values[i] = text_or_null(e->key.auth_method, &nulls[i]), i++;
+	values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) e->key.outcome));
+	values[i++] = Int64GetDatum((int64) e->connections);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->last_seen);
+	Assert(i == 15);
+	return true;
+}
+
+/*
+ * The 10 columns of client_certificates_raw(): a certificate is the
+ * caller's when the caller's user name is among its roles.
+ */
+static bool
+cert_row(const InventoryEntry *entry, const char *only_user,
+		 Datum *values, bool *nulls)
+{
+	const CertEntry *e = &entry->cert;
+	Datum		roles[INV_CERT_ROLES];
+	int			nroles = Min(e->nroles, INV_CERT_ROLES);
+	int			i = 0;
+	bool		mine = (only_user == NULL);
+
+	for (int r = 0; r < nroles && !mine; r++)
+		if (strcmp(e->roles[r], only_user) == 0)
+			mine = true;
+	if (!mine)
+		return false;
+	for (int r = 0; r < nroles; r++)
+	{
+		bool		role_null;
+
+		roles[r] = text_or_null(e->roles[r], &role_null);
+		if (role_null)
+			roles[r] = CStringGetTextDatum("");
+	}
+
+	values[i] = text_or_null(e->subject_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.serial, &nulls[i]), i++;
+	nulls[i] = !e->has_not_after;
+	values[i++] = TimestampTzGetDatum(e->not_after);
+	values[i++] = PointerGetDatum(construct_array(roles, nroles, TEXTOID, -1, false, TYPALIGN_INT));
+	values[i++] = BoolGetDatum(e->roles_truncated);
+	values[i++] = Int64GetDatum((int64) e->connections);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->last_seen);
+	values[i] = text_or_null(e->fingerprint, &nulls[i]), i++;
+	Assert(i == 10);
+	return true;
+}
+
+/* The 6 columns of hba_usage_raw(), every row (no per-user filter). */
+static bool
+hba_row(const InventoryEntry *entry, const char *only_user,
+		Datum *values, bool *nulls)
+{
+	const HbaEntry *e = &entry->hba;
+
+	values[0] = text_or_null(e->key.hba_file, &nulls[0]);
+	values[1] = Int32GetDatum(e->key.hba_line);
+	values[2] = Int64GetDatum((int64) e->attempts);
+	values[3] = Int64GetDatum((int64) e->successes);
+	values[4] = Int64GetDatum((int64) e->failures);
+	values[5] = TimestampTzGetDatum(e->last_used);
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_clients);
 
 Datum
 pgtls_audit_clients(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *only_user;
-	LruTable   *tab;
-	uint64		generation;
-	ClientEntry e;
-
 	require_inventory();
-	only_user = visible_user();
-	InitMaterializedSRF(fcinfo, 0);
-	tab = inventory->clients;
-	generation = current_generation();
-
-	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
-	{
-		Datum		values[15];
-		bool		nulls[15] = {0};
-		int			i = 0;
-
-		if (only_user && strcmp(e.key.user_name, only_user) != 0)
-			continue;
-
-		values[i] = text_or_null(e.key.user_name, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.database_name, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.client_addr, &nulls[i]), i++;
-		values[i++] = BoolGetDatum(e.key.ssl);
-		values[i] = text_or_null(e.key.protocol, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.cipher, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.issuer_dn, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.serial, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.hba_file, &nulls[i]), i++;
-		nulls[i] = e.key.hba_line <= 0;
-		values[i++] = Int32GetDatum(e.key.hba_line);
-		values[i] = text_or_null(e.key.auth_method, &nulls[i]), i++;
-		values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) e.key.outcome));
-		values[i++] = Int64GetDatum((int64) e.connections);
-		values[i++] = TimestampTzGetDatum(e.first_seen);
-		values[i++] = TimestampTzGetDatum(e.last_seen);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	table_view(fcinfo, inventory->clients, visible_user(), client_row);
 	return (Datum) 0;
 }
 
@@ -308,85 +406,19 @@ PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
 Datum
 pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *only_user;
-	LruTable   *tab;
-	uint64		generation;
-	CertEntry	e;
-
 	require_inventory();
-	only_user = visible_user();
-	InitMaterializedSRF(fcinfo, 0);
-	tab = inventory->certs;
-	generation = current_generation();
-
-	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
-	{
-		Datum		values[10];
-		bool		nulls[10] = {0};
-		Datum		roles[INV_CERT_ROLES];
-		int			nroles = Min(e.nroles, INV_CERT_ROLES);
-		int			i = 0;
-		bool		mine = (only_user == NULL);
-
-		for (int r = 0; r < nroles && !mine; r++)
-			if (strcmp(e.roles[r], only_user) == 0)
-				mine = true;
-		if (!mine)
-			continue;
-		for (int r = 0; r < nroles; r++)
-		{
-			bool		role_null;
-
-			roles[r] = text_or_null(e.roles[r], &role_null);
-			if (role_null)
-				roles[r] = CStringGetTextDatum("");
-		}
-
-		values[i] = text_or_null(e.subject_dn, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.issuer_dn, &nulls[i]), i++;
-		values[i] = text_or_null(e.key.serial, &nulls[i]), i++;
-		nulls[i] = !e.has_not_after;
-		values[i++] = TimestampTzGetDatum(e.not_after);
-		values[i++] = PointerGetDatum(construct_array(roles, nroles, TEXTOID, -1, false, TYPALIGN_INT));
-		values[i++] = BoolGetDatum(e.roles_truncated);
-		values[i++] = Int64GetDatum((int64) e.connections);
-		values[i++] = TimestampTzGetDatum(e.first_seen);
-		values[i++] = TimestampTzGetDatum(e.last_seen);
-		values[i] = text_or_null(e.fingerprint, &nulls[i]), i++;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	table_view(fcinfo, inventory->certs, visible_user(), cert_row);
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(pgtls_audit_hba_usage);
 
+/* hba_usage_raw() is granted to pg_read_all_stats (inventory.sql): every row */
 Datum
 pgtls_audit_hba_usage(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	LruTable   *tab;
-	uint64		generation;
-	HbaEntry	e;
-
 	require_inventory();
-	InitMaterializedSRF(fcinfo, 0);
-	tab = inventory->hba;
-	generation = current_generation();
-
-	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
-	{
-		Datum		values[6];
-		bool		nulls[6] = {0};
-
-		values[0] = text_or_null(e.key.hba_file, &nulls[0]);
-		values[1] = Int32GetDatum(e.key.hba_line);
-		values[2] = Int64GetDatum((int64) e.attempts);
-		values[3] = Int64GetDatum((int64) e.successes);
-		values[4] = Int64GetDatum((int64) e.failures);
-		values[5] = TimestampTzGetDatum(e.last_used);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	table_view(fcinfo, inventory->hba, NULL, hba_row);
 	return (Datum) 0;
 }
 
