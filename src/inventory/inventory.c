@@ -269,21 +269,37 @@ attempt_keys_build(AttemptKeys *k, const HistoryEntry *h,
 }
 
 /*
- * The next three run under the spinlock: O(1) lookups, inserts and copies
- * of fixed size, nothing that can raise an error.
+ * lookup_or_insert and the three *_touch functions run under the spinlock:
+ * O(1) lookups, inserts and copies of fixed size, nothing that can raise
+ * an error.
  */
+
+/*
+ * The entry of a key, made the most recently used; if absent, inserted
+ * (zeroed but for its key, evicting the least recently used entry when
+ * the table is full) and *inserted set.
+ */
+static void *
+lookup_or_insert(LruTable *tab, const void *key, uint32 hash, bool *inserted)
+{
+	void	   *entry = lru_lookup(tab, key, hash);
+	bool		evicted;
+
+	*inserted = entry == NULL;
+	if (entry == NULL)
+		entry = lru_insert(tab, key, hash, &evicted);
+	return entry;
+}
+
 static void
 client_touch(const AttemptKeys *k, const HistoryEntry *h)
 {
-	ClientEntry *ce;
-	bool		evicted;
+	bool		inserted;
+	ClientEntry *ce = lookup_or_insert(inventory->clients, &k->client,
+									   k->client_hash, &inserted);
 
-	ce = lru_lookup(inventory->clients, &k->client, k->client_hash);
-	if (ce == NULL)
-	{
-		ce = lru_insert(inventory->clients, &k->client, k->client_hash, &evicted);
+	if (inserted)
 		ce->first_seen = h->ts;
-	}
 	ce->connections++;
 	ce->last_seen = h->ts;
 }
@@ -292,13 +308,13 @@ client_touch(const AttemptKeys *k, const HistoryEntry *h)
 static void
 cert_touch(const AttemptKeys *k, const HistoryEntry *h, bool have_user)
 {
-	CertEntry  *cert = lru_lookup(inventory->certs, &k->cert, k->cert_hash);
-	bool		evicted;
+	bool		inserted;
+	CertEntry  *cert = lookup_or_insert(inventory->certs, &k->cert,
+										k->cert_hash, &inserted);
 	int			i;
 
-	if (cert == NULL)
+	if (inserted)
 	{
-		cert = lru_insert(inventory->certs, &k->cert, k->cert_hash, &evicted);
 		cert->first_seen = h->ts;
 		memcpy(cert->subject_dn, h->client_dn, sizeof(cert->subject_dn));
 		memcpy(cert->fingerprint, h->fingerprint, sizeof(cert->fingerprint));
@@ -322,12 +338,10 @@ cert_touch(const AttemptKeys *k, const HistoryEntry *h, bool have_user)
 static void
 hba_touch(const AttemptKeys *k, const HistoryEntry *h, bool success)
 {
-	HbaEntry   *he;
-	bool		evicted;
+	bool		inserted;
+	HbaEntry   *he = lookup_or_insert(inventory->hba, &k->hba, k->hba_hash,
+									  &inserted);
 
-	he = lru_lookup(inventory->hba, &k->hba, k->hba_hash);
-	if (he == NULL)
-		he = lru_insert(inventory->hba, &k->hba, k->hba_hash, &evicted);
 	he->attempts++;
 	if (success)
 		he->successes++;
