@@ -29,6 +29,8 @@ OBJS = \
 	src/audit/tls.o \
 	src/inventory/inventory.o \
 	src/inventory/lru_table.o \
+	src/inventory/persist.o \
+	src/inventory/views.o \
 	src/certs/cert_info.o \
 	src/certs/key_check.o \
 	src/certs/parse.o \

@@ -36,7 +36,10 @@
  * would write the save file, is never registered (on_shmem_exit() raises
  * an error here), and the probe refuses to run outside a backend of a
  * running server: in a single-user backend inventory.c would also read
- * and remove the save file.
+ * and remove the save file.  The save file's code (inventory/persist.c)
+ * and the SQL functions (inventory/views.c) are not compiled in: the two
+ * persistence entry points inventory.c names are stubs here that raise an
+ * error, so the private inventory can never be saved or loaded.
  *
  * Every loop checks for interrupts, so statement_timeout and
  * pg_cancel_backend() stop it (the check is inside the timed loops, a few
@@ -125,16 +128,28 @@ probe_refuse_exit_callback(pg_on_exit_callback function, Datum arg)
 #define ShmemInitStruct(name, size, foundPtr) \
 	probe_private_struct((name), (size), (foundPtr))
 #define on_shmem_exit(function, arg) probe_refuse_exit_callback((function), (arg))
-/* inventory.c's SQL functions: internal to this module, never exported */
-#undef PG_FUNCTION_INFO_V1
-#define PG_FUNCTION_INFO_V1(funcname) \
-	static Datum funcname(PG_FUNCTION_ARGS) pg_attribute_unused()
 
 #include "inventory/inventory.c"
 
 #undef ShmemInitStruct
 #undef on_shmem_exit
-#undef PG_FUNCTION_INFO_V1
+
+/*
+ * The entry points of inventory/persist.c, which the probe does not
+ * compile.  inventory.c uses them only where IsUnderPostmaster is false
+ * (the postmaster, a single-user backend), where the probe refuses to run.
+ */
+void
+inventory_shmem_shutdown(int code, Datum arg)
+{
+	elog(ERROR, "cost probe: the private inventory must not be saved");
+}
+
+void
+inventory_load_file(void)
+{
+	elog(ERROR, "cost probe: the private inventory must not be loaded");
+}
 
 /*
  * Create a fresh private inventory in a child of parent (deleted with it,
@@ -229,6 +244,42 @@ run_step(CostStep step, Port *port, AuditRecord *rec, MemoryContext scratch)
 }
 
 /*
+ * Nanoseconds per call of one step, run iterations times (captured records
+ * are freed every 64 calls).
+ */
+static double
+time_step(CostStep step, int32 iterations, Port *port, AuditRecord *rec,
+		  MemoryContext scratch)
+{
+	instr_time	start,
+				elapsed;
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (int32 i = 0; i < iterations; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		run_step(step, port, rec, scratch);
+		if (step == STEP_CAPTURE && (i & 63) == 63)
+			MemoryContextReset(audit_record_context());
+	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	return INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / iterations;
+}
+
+/* A copy of the session's Port with a live stand-in for its freed pg_hba line. */
+static void
+probe_port_init(Port *probe_port, HbaLine *probe_hba)
+{
+	memset(probe_hba, 0, sizeof(*probe_hba));
+	probe_hba->linenumber = 1;
+	probe_hba->auth_method = uaSCRAM;
+	PGTLS_HBA_SET_SOURCEFILE(probe_hba, HbaFileName);
+	*probe_port = *MyProcPort;
+	probe_port->hba = probe_hba;
+}
+
+/*
  * pgtls_cost_probe.measure_record_cost(iterations, include_inventory):
  * one row per step with its nanoseconds per call.
  */
@@ -261,13 +312,7 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 	/* the probe's own copy of the record context (audit/record.c) */
 	audit_record_context_init();
 
-	/* a copy of the Port with a live stand-in for its freed pg_hba line */
-	memset(&probe_hba, 0, sizeof(probe_hba));
-	probe_hba.linenumber = 1;
-	probe_hba.auth_method = uaSCRAM;
-	PGTLS_HBA_SET_SOURCEFILE(&probe_hba, HbaFileName);
-	probe_port = *MyProcPort;
-	probe_port.hba = &probe_hba;
+	probe_port_init(&probe_port, &probe_hba);
 
 	/* pointers left dangling by a cancelled call, if any */
 	inventory = NULL;
@@ -284,8 +329,6 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 
 	for (int s = STEP_CORE_BASELINE; s <= STEP_INVENTORY; s++)
 	{
-		instr_time	start,
-					elapsed;
 		double		ns;
 		Datum		values[4];
 		bool		nulls[4] = {0};
@@ -302,17 +345,7 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 			MemoryContextReset(scratch);
 			audit_record_init(&rec, &probe_port);
 		}
-		INSTR_TIME_SET_CURRENT(start);
-		for (int32 i = 0; i < iterations; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			run_step((CostStep) s, &probe_port, &rec, scratch);
-			if (s == STEP_CAPTURE && (i & 63) == 63)
-				MemoryContextReset(audit_record_context());
-		}
-		INSTR_TIME_SET_CURRENT(elapsed);
-		INSTR_TIME_SUBTRACT(elapsed, start);
-		ns = INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / iterations;
+		ns = time_step((CostStep) s, iterations, &probe_port, &rec, scratch);
 		if (s == STEP_CORE_BASELINE)
 			baseline_ns = ns;
 		if (s == STEP_INVENTORY)

@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * inventory_internal.h
+ *	  The layout of the connection inventory in shared memory, shared by
+ *	  the files of src/inventory/: inventory.c (sizes, start-up, adding an
+ *	  attempt), persist.c (the save file) and views.c (the SQL functions).
+ *	  Callers outside this folder use inventory/inventory.h only.
+ *
+ * Locking.  One spinlock protects all of it.  Not an LWLock, on purpose:
+ * a failed TLS handshake is recorded before the backend has a PGPROC, and
+ * records are added from an on_proc_exit callback, where LWLocks are gone.
+ * A writer builds every key and copy outside the lock and holds it for a
+ * few memcpy's and O(1) hash/LRU operations.  Readers take it once per
+ * entry, copy that entry, and release it, so a reader never holds up a
+ * connection for longer than one entry copy, however large the tables.
+ *
+ * Reset is O(1) under the lock too: it bumps a generation counter instead
+ * of rewriting the tables.  Ring entries numbered at or below history_base
+ * (the count at the last reset) are treated as empty; each LRU table starts
+ * a new generation in which its stale slots and buckets read as empty and
+ * are reclaimed lazily as new attempts reuse them (lru_table.c).  A reader
+ * notes the generation when it starts and stops at the first entry it sees
+ * after a reset, so no result mixes entries from before and after one.
+ *
+ * Bounds.  history_size ring entries (oldest overwritten, counted as
+ * history_overwritten), max_clients and max_certificates LRU entries, and
+ * PGTLS_MAX_HBA_ENTRIES pg_hba lines; each eviction is counted.  Strings
+ * longer than their fixed field are cut at a UTF-8 boundary, end with
+ * "..." and are counted in values_truncated.  A record that cannot be
+ * stored at all (internal failure) is counted in records_dropped.
+ *
+ * src/inventory/inventory_internal.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGTLS_INVENTORY_INTERNAL_H
+#define PGTLS_INVENTORY_INTERNAL_H
+
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "inventory/lru_table.h"
+
+#define INV_NAME_LEN	NAMEDATALEN
+#define INV_DN_LEN		512
+#define INV_ADDR_LEN	64
+#define INV_PORT_LEN	8
+#define INV_PROTO_LEN	16
+#define INV_CIPHER_LEN	64
+#define INV_SERIAL_LEN	64
+#define INV_FILE_LEN	256
+#define INV_METHOD_LEN	32
+#define INV_REASON_LEN	256
+#define INV_IDENT_LEN	256
+#define INV_FP_LEN		65
+#define INV_CERT_ROLES	8
+#define PGTLS_MAX_HBA_ENTRIES 1024
+
+typedef struct HistoryEntry
+{
+	uint64		seq;			/* 1-based insertion number; 0 = empty */
+	TimestampTz ts;
+	int32		pid;
+	int32		bits;
+	int32		hba_line;
+	uint8		event;
+	uint8		outcome;
+	uint8		policy;
+	bool		ssl;
+	bool		gss_encrypted;
+	bool		client_cert;
+	bool		has_not_after;
+	int8		alpn;
+	TimestampTz not_after;
+	char		sqlstate[6];
+	char		reason[INV_REASON_LEN];
+	char		remote_host[INV_ADDR_LEN];
+	char		remote_port[INV_PORT_LEN];
+	char		user_name[INV_NAME_LEN];
+	char		database_name[INV_NAME_LEN];
+	char		application_name[INV_NAME_LEN];
+	char		protocol[INV_PROTO_LEN];
+	char		cipher[INV_CIPHER_LEN];
+	char		client_dn[INV_DN_LEN];
+	char		issuer_dn[INV_DN_LEN];
+	char		serial[INV_SERIAL_LEN];
+	char		fingerprint[INV_FP_LEN];
+	char		hba_file[INV_FILE_LEN];
+	char		auth_method[INV_METHOD_LEN];
+	char		identity[INV_IDENT_LEN];
+} HistoryEntry;
+
+typedef struct ClientKey
+{
+	char		user_name[INV_NAME_LEN];
+	char		database_name[INV_NAME_LEN];
+	char		client_addr[INV_ADDR_LEN];
+	char		protocol[INV_PROTO_LEN];
+	char		cipher[INV_CIPHER_LEN];
+	char		issuer_dn[INV_DN_LEN];
+	char		serial[INV_SERIAL_LEN];
+	char		hba_file[INV_FILE_LEN];
+	char		auth_method[INV_METHOD_LEN];
+	int32		hba_line;
+	uint8		outcome;
+	bool		ssl;
+} ClientKey;
+
+typedef struct ClientEntry
+{
+	ClientKey	key;
+	uint64		connections;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} ClientEntry;
+
+typedef struct CertKey
+{
+	char		issuer_dn[INV_DN_LEN];
+	char		serial[INV_SERIAL_LEN];
+} CertKey;
+
+typedef struct CertEntry
+{
+	CertKey		key;
+	char		subject_dn[INV_DN_LEN];
+	char		fingerprint[INV_FP_LEN];
+	bool		has_not_after;
+	bool		roles_truncated;
+	int32		nroles;
+	TimestampTz not_after;
+	char		roles[INV_CERT_ROLES][INV_NAME_LEN];
+	uint64		connections;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} CertEntry;
+
+typedef struct HbaKey
+{
+	char		hba_file[INV_FILE_LEN];
+	int32		hba_line;
+} HbaKey;
+
+typedef struct HbaEntry
+{
+	HbaKey		key;
+	uint64		attempts;
+	uint64		successes;
+	uint64		failures;
+	TimestampTz last_used;
+} HbaEntry;
+
+typedef struct InventoryShared
+{
+	slock_t		mutex;
+	int32		history_size;
+	uint64		history_count;	/* entries ever put in the ring */
+	uint64		history_base;	/* history_count at the last reset */
+	uint64		generation;		/* number of resets, for readers */
+	uint64		records_total;
+	uint64		records_dropped;
+	uint64		values_truncated;
+	TimestampTz stats_reset;
+	LruTable   *clients;
+	LruTable   *certs;
+	LruTable   *hba;
+	HistoryEntry *history;
+} InventoryShared;
+
+/* any table's entry (the largest), to copy or read one entry at a time */
+typedef union InventoryEntry
+{
+	ClientEntry client;
+	CertEntry	cert;
+	HbaEntry	hba;
+} InventoryEntry;
+
+/* the inventory in shared memory (inventory.c); NULL when not preloaded */
+extern InventoryShared *inventory;
+
+/* pgtls_audit.save (inventory.c) */
+extern bool inventory_save;
+
+/* inventory.c */
+extern void inventory_reset_tables(void);
+extern void inventory_reset(TimestampTz now);
+
+/* persist.c */
+extern void inventory_shmem_shutdown(int code, Datum arg);
+extern void inventory_load_file(void);
+
+#endif							/* PGTLS_INVENTORY_INTERNAL_H */

@@ -1,0 +1,489 @@
+/*-------------------------------------------------------------------------
+ *
+ * views.c
+ *	  The SQL functions of the connection inventory: the row sources of
+ *	  the views connections, clients, client_certificates, hba_usage and
+ *	  stats, and reset(); row filtering by privilege, and the text of
+ *	  stored strings in the database's encoding.
+ *
+ * Privileges follow pg_stat_statements: roles with the privileges of
+ * pg_read_all_stats see every row; other roles see only rows of their own
+ * user name.  User names are compared as text because the hook that
+ * stores them must not look up the catalog.
+ *
+ * Encoding.  Stored strings are UTF-8.  The views return them as is in
+ * UTF8 and SQL_ASCII databases, and with non-ASCII bytes as \xHH (and a
+ * backslash as \\) in any other database encoding (text_or_null).
+ *
+ * Readers take the spinlock once per entry.  Each scan notes the
+ * inventory's generation when it starts and stops at the first entry it
+ * finds after a reset(), so one result never mixes entries from before and
+ * after a reset.
+ *
+ * src/inventory/views.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pgtls_audit.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "audit/record.h"
+#include "inventory/inventory_internal.h"
+#include "inventory/lru_table.h"
+
+static void
+require_inventory(void)
+{
+	if (inventory == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgtls_audit must be loaded via shared_preload_libraries"),
+				 errhint("Add pgtls_audit to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* Who may see which rows: NULL = everything, else this user name only. */
+static char *
+visible_user(void)
+{
+	Oid			userid = GetUserId();
+
+	if (has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS))
+		return NULL;
+	return GetUserNameFromId(userid, false);
+}
+
+/*
+ * The text datum of a stored string for the views, NULL for an empty one.
+ * Every text column of the inventory views is made here.
+ *
+ * Stored strings are UTF-8 (capture replaces invalid bytes from the wire
+ * with U+FFFD), but a view must return valid text in the database's
+ * encoding.  In UTF8 and SQL_ASCII databases the string is returned as
+ * is.  In any other encoding, every byte of a non-ASCII character is shown
+ * as \xHH (hex of its UTF-8 bytes) and a backslash as \\, so the result is
+ * ASCII, valid in every server encoding, and two different names never
+ * show the same.  In a UTF8 database a string that is not valid UTF-8
+ * (never written by capture; a guard) gets U+FFFD for each invalid byte.
+ */
+static Datum
+text_or_null(const char *s, bool *isnull)
+{
+	int			encoding = GetDatabaseEncoding();
+	size_t		len = strlen(s);
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + len;
+	StringInfoData buf;
+	bool		plain = true;
+	Datum		result;
+
+	*isnull = (len == 0);
+	if (*isnull)
+		return (Datum) 0;
+
+	if (encoding == PG_SQL_ASCII)
+		return PointerGetDatum(cstring_to_text_with_len(s, len));
+	if (encoding == PG_UTF8)
+	{
+		if (pg_verify_mbstr(PG_UTF8, s, len, true))
+			return PointerGetDatum(cstring_to_text_with_len(s, len));
+		initStringInfo(&buf);
+		while (p < end)
+		{
+			int			l = pg_utf_mblen(p);
+
+			if (l <= end - p && pg_utf8_islegal(p, l))
+				appendBinaryStringInfo(&buf, (const char *) p, l);
+			else
+			{
+				appendStringInfoString(&buf, "\xEF\xBF\xBD");
+				l = 1;
+			}
+			p += l;
+		}
+	}
+	else
+	{
+		for (const unsigned char *q = p; q < end; q++)
+			if (*q >= 0x80 || *q == '\\')
+				plain = false;
+		if (plain)
+			return PointerGetDatum(cstring_to_text_with_len(s, len));
+		initStringInfo(&buf);
+		for (; p < end; p++)
+		{
+			if (*p >= 0x80)
+				appendStringInfo(&buf, "\\x%02x", *p);
+			else if (*p == '\\')
+				appendStringInfoString(&buf, "\\\\");
+			else
+				appendStringInfoChar(&buf, (char) *p);
+		}
+	}
+	result = PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+	pfree(buf.data);
+	return result;
+}
+
+/* The 27 columns of connections_raw() for one ring entry. */
+static void
+history_row(const HistoryEntry *h, Datum *values, bool *nulls)
+{
+	int			i = 0;
+	const char *policy;
+
+	values[i++] = TimestampTzGetDatum(h->ts);
+	values[i++] = Int32GetDatum(h->pid);
+	values[i++] = CStringGetTextDatum(audit_event_name((AuditEvent) h->event));
+	values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) h->outcome));
+	values[i] = text_or_null(h->reason, &nulls[i]), i++;
+	values[i] = text_or_null(h->sqlstate, &nulls[i]), i++;
+	values[i] = text_or_null(h->remote_host, &nulls[i]), i++;
+	values[i] = text_or_null(h->remote_port, &nulls[i]), i++;
+	values[i] = text_or_null(h->user_name, &nulls[i]), i++;
+	values[i] = text_or_null(h->database_name, &nulls[i]), i++;
+	values[i] = text_or_null(h->application_name, &nulls[i]), i++;
+	values[i++] = BoolGetDatum(h->ssl);
+	values[i] = text_or_null(h->protocol, &nulls[i]), i++;
+	values[i] = text_or_null(h->cipher, &nulls[i]), i++;
+	nulls[i] = h->bits < 0;
+	values[i++] = Int32GetDatum(h->bits);
+	values[i++] = BoolGetDatum(h->client_cert);
+	values[i] = text_or_null(h->client_dn, &nulls[i]), i++;
+	values[i] = text_or_null(h->issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(h->serial, &nulls[i]), i++;
+	nulls[i] = !h->has_not_after;
+	values[i++] = TimestampTzGetDatum(h->not_after);
+	values[i] = text_or_null(h->fingerprint, &nulls[i]), i++;
+	values[i] = text_or_null(h->hba_file, &nulls[i]), i++;
+	nulls[i] = h->hba_line <= 0;
+	values[i++] = Int32GetDatum(h->hba_line);
+	values[i] = text_or_null(h->auth_method, &nulls[i]), i++;
+	values[i] = text_or_null(h->identity, &nulls[i]), i++;
+	policy = audit_policy_name((AuditPolicy) h->policy);
+	nulls[i] = policy == NULL;
+	values[i++] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
+	values[i++] = BoolGetDatum(h->gss_encrypted);
+	Assert(i == 27);
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_connections);
+
+Datum
+pgtls_audit_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *only_user;
+	uint64		newest,
+				oldest,
+				generation;
+	int32		size;
+
+	require_inventory();
+	only_user = visible_user();
+	InitMaterializedSRF(fcinfo, 0);
+
+	SpinLockAcquire(&inventory->mutex);
+	newest = inventory->history_count;
+	generation = inventory->generation;
+	/* entries of this generation still in the ring: seq oldest .. newest */
+	oldest = Max(inventory->history_base,
+				 newest > (uint64) inventory->history_size ?
+				 newest - inventory->history_size : 0) + 1;
+	SpinLockRelease(&inventory->mutex);
+	size = inventory->history_size;
+
+	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
+	{
+		HistoryEntry h;
+		Datum		values[27];
+		bool		nulls[27] = {0};
+		bool		reset_since;
+
+		CHECK_FOR_INTERRUPTS();
+		SpinLockAcquire(&inventory->mutex);
+		reset_since = inventory->generation != generation;
+		if (!reset_since)
+			h = inventory->history[(seq - 1) % size];
+		SpinLockRelease(&inventory->mutex);
+		if (reset_since)
+			break;
+		if (h.seq != seq)
+			continue;			/* overwritten meanwhile by a newer attempt */
+		if (only_user && strcmp(h.user_name, only_user) != 0)
+			continue;
+
+		history_row(&h, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Copy the entry in a table slot under the lock.  Returns false at the end
+ * of the scan: no entry in that slot, or a reset since the scan started.
+ */
+static bool
+copy_slot(LruTable *tab, int32 slot, uint64 generation, void *dst)
+{
+	bool		used = false;
+	void	   *src;
+
+	CHECK_FOR_INTERRUPTS();
+	SpinLockAcquire(&inventory->mutex);
+	if (inventory->generation == generation)
+	{
+		src = lru_slot_entry(tab, slot, &used);
+		if (used)
+			memcpy(dst, src, tab->entry_size);
+	}
+	SpinLockRelease(&inventory->mutex);
+	return used;
+}
+
+static uint64
+current_generation(void)
+{
+	uint64		generation;
+
+	SpinLockAcquire(&inventory->mutex);
+	generation = inventory->generation;
+	SpinLockRelease(&inventory->mutex);
+	return generation;
+}
+
+/*
+ * Fill the row of one table entry; false leaves the entry out (a row the
+ * caller may not see).  only_user is as visible_user() returns it.
+ */
+typedef bool (*TableRowFunc) (const InventoryEntry *entry,
+							  const char *only_user,
+							  Datum *values, bool *nulls);
+
+/* columns of the widest table view, clients_raw() */
+#define TABLE_VIEW_MAX_COLUMNS 15
+
+/*
+ * Return the rows of a table, one entry copied under the lock at a time,
+ * in slot order, as a materialized set.
+ */
+static void
+table_view(FunctionCallInfo fcinfo, LruTable *tab, const char *only_user,
+		   TableRowFunc row)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		generation;
+	InventoryEntry e;
+
+	InitMaterializedSRF(fcinfo, 0);
+	Assert(rsinfo->setDesc->natts <= TABLE_VIEW_MAX_COLUMNS);
+	generation = current_generation();
+
+	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
+	{
+		Datum		values[TABLE_VIEW_MAX_COLUMNS];
+		bool		nulls[TABLE_VIEW_MAX_COLUMNS] = {0};
+
+		if (row(&e, only_user, values, nulls))
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* The 15 columns of clients_raw(): the caller's own rows, or every row. */
+static bool
+client_row(const InventoryEntry *entry, const char *only_user,
+		   Datum *values, bool *nulls)
+{
+	const ClientEntry *e = &entry->client;
+	int			i = 0;
+
+	if (only_user && strcmp(e->key.user_name, only_user) != 0)
+		return false;
+
+	values[i] = text_or_null(e->key.user_name, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.database_name, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.client_addr, &nulls[i]), i++;
+	values[i++] = BoolGetDatum(e->key.ssl);
+	values[i] = text_or_null(e->key.protocol, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.cipher, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.serial, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.hba_file, &nulls[i]), i++;
+	nulls[i] = e->key.hba_line <= 0;
+	values[i++] = Int32GetDatum(e->key.hba_line);
+	values[i] = text_or_null(e->key.auth_method, &nulls[i]), i++;
+	values[i++] = CStringGetTextDatum(audit_outcome_name((AuditOutcome) e->key.outcome));
+	values[i++] = Int64GetDatum((int64) e->connections);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->last_seen);
+	Assert(i == 15);
+	return true;
+}
+
+/*
+ * The 10 columns of client_certificates_raw(): a certificate is the
+ * caller's when the caller's user name is among its roles.
+ */
+static bool
+cert_row(const InventoryEntry *entry, const char *only_user,
+		 Datum *values, bool *nulls)
+{
+	const CertEntry *e = &entry->cert;
+	Datum		roles[INV_CERT_ROLES];
+	int			nroles = Min(e->nroles, INV_CERT_ROLES);
+	int			i = 0;
+	bool		mine = (only_user == NULL);
+
+	for (int r = 0; r < nroles && !mine; r++)
+		if (strcmp(e->roles[r], only_user) == 0)
+			mine = true;
+	if (!mine)
+		return false;
+	for (int r = 0; r < nroles; r++)
+	{
+		bool		role_null;
+
+		roles[r] = text_or_null(e->roles[r], &role_null);
+		if (role_null)
+			roles[r] = CStringGetTextDatum("");
+	}
+
+	values[i] = text_or_null(e->subject_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.issuer_dn, &nulls[i]), i++;
+	values[i] = text_or_null(e->key.serial, &nulls[i]), i++;
+	nulls[i] = !e->has_not_after;
+	values[i++] = TimestampTzGetDatum(e->not_after);
+	values[i++] = PointerGetDatum(construct_array(roles, nroles, TEXTOID, -1, false, TYPALIGN_INT));
+	values[i++] = BoolGetDatum(e->roles_truncated);
+	values[i++] = Int64GetDatum((int64) e->connections);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->last_seen);
+	values[i] = text_or_null(e->fingerprint, &nulls[i]), i++;
+	Assert(i == 10);
+	return true;
+}
+
+/* The 6 columns of hba_usage_raw(), every row (no per-user filter). */
+static bool
+hba_row(const InventoryEntry *entry, const char *only_user,
+		Datum *values, bool *nulls)
+{
+	const HbaEntry *e = &entry->hba;
+
+	values[0] = text_or_null(e->key.hba_file, &nulls[0]);
+	values[1] = Int32GetDatum(e->key.hba_line);
+	values[2] = Int64GetDatum((int64) e->attempts);
+	values[3] = Int64GetDatum((int64) e->successes);
+	values[4] = Int64GetDatum((int64) e->failures);
+	values[5] = TimestampTzGetDatum(e->last_used);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_clients);
+
+Datum
+pgtls_audit_clients(PG_FUNCTION_ARGS)
+{
+	require_inventory();
+	table_view(fcinfo, inventory->clients, visible_user(), client_row);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
+
+Datum
+pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
+{
+	require_inventory();
+	table_view(fcinfo, inventory->certs, visible_user(), cert_row);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_hba_usage);
+
+/* hba_usage_raw() is granted to pg_read_all_stats (inventory.sql): every row */
+Datum
+pgtls_audit_hba_usage(PG_FUNCTION_ARGS)
+{
+	require_inventory();
+	table_view(fcinfo, inventory->hba, NULL, hba_row);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_stats);
+
+Datum
+pgtls_audit_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[15];
+	bool		nulls[15] = {0};
+	InventoryShared s;
+	int32		clients_used,
+				certs_used,
+				hba_used;
+	uint64		ev_clients,
+				ev_certs,
+				ev_hba,
+				in_ring;
+
+	require_inventory();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	SpinLockAcquire(&inventory->mutex);
+	s = *inventory;
+	clients_used = inventory->clients->used;
+	certs_used = inventory->certs->used;
+	hba_used = inventory->hba->used;
+	ev_clients = inventory->clients->evictions;
+	ev_certs = inventory->certs->evictions;
+	ev_hba = inventory->hba->evictions;
+	SpinLockRelease(&inventory->mutex);
+
+	/* attempts put in the ring since the last reset */
+	in_ring = s.history_count - s.history_base;
+
+	values[0] = Int64GetDatum((int64) s.records_total);
+	values[1] = Int32GetDatum((int32) Min(in_ring, (uint64) s.history_size));
+	values[2] = Int32GetDatum(s.history_size);
+	values[3] = Int64GetDatum((int64) (in_ring > (uint64) s.history_size ?
+									   in_ring - s.history_size : 0));
+	values[4] = Int32GetDatum(clients_used);
+	values[5] = Int32GetDatum(inventory->clients->capacity);
+	values[6] = Int64GetDatum((int64) ev_clients);
+	values[7] = Int32GetDatum(certs_used);
+	values[8] = Int32GetDatum(inventory->certs->capacity);
+	values[9] = Int64GetDatum((int64) ev_certs);
+	values[10] = Int32GetDatum(hba_used);
+	values[11] = Int64GetDatum((int64) ev_hba);
+	values[12] = Int64GetDatum((int64) s.records_dropped);
+	values[13] = Int64GetDatum((int64) s.values_truncated);
+	values[14] = TimestampTzGetDatum(s.stats_reset);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_reset);
+
+/* Empty the whole inventory (inventory_reset, O(1) whatever the sizes). */
+Datum
+pgtls_audit_reset(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	require_inventory();
+	inventory_reset(now);
+	PG_RETURN_VOID();
+}
