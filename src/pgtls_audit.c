@@ -19,6 +19,7 @@
 #include "audit/record.h"
 #include "certs/cert_info.h"
 #include "inventory/inventory.h"
+#include "inventory/persist.h"
 
 #include "access/htup_details.h"
 #include "fmgr.h"
@@ -181,6 +182,7 @@ _PG_init(void)
 
 	audit_hooks_install();
 	inventory_install_hooks();
+	inventory_persist_install();
 }
 
 /*

@@ -95,6 +95,9 @@ inventory_shmem_request(void)
 	RequestAddinShmemSpace(inventory_shmem_size());
 }
 
+/* set by persist.c: what the postmaster does after creating the tables */
+static void (*postmaster_startup_callback) (bool found) = NULL;
+
 static void
 inventory_shmem_startup(void)
 {
@@ -127,12 +130,20 @@ inventory_shmem_startup(void)
 	}
 	LWLockRelease(AddinShmemInitLock);
 
-	if (!IsUnderPostmaster)
-	{
-		on_shmem_exit(inventory_shmem_shutdown, (Datum) 0);
-		if (!found)
-			inventory_load_file();
-	}
+	/* in the postmaster: the save file (persist.c), told through a callback */
+	if (!IsUnderPostmaster && postmaster_startup_callback != NULL)
+		postmaster_startup_callback(found);
+}
+
+/*
+ * What the postmaster does once the tables exist (persist.c registers the
+ * save at shutdown and loads the file).  A callback, so that this file
+ * never calls persist.c, which uses it.
+ */
+void
+inventory_set_postmaster_startup(void (*callback) (bool found))
+{
+	postmaster_startup_callback = callback;
 }
 
 void

@@ -184,9 +184,6 @@ extern bool inventory_save;
 /* inventory.c */
 extern void inventory_reset_tables(void);
 extern void inventory_reset(TimestampTz now);
-
-/* persist.c */
-extern void inventory_shmem_shutdown(int code, Datum arg);
-extern void inventory_load_file(void);
+extern void inventory_set_postmaster_startup(void (*callback) (bool found));
 
 #endif							/* PGTLS_INVENTORY_INTERNAL_H */

@@ -32,7 +32,9 @@
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
 
+#include "storage/ipc.h"
 #include "inventory/inventory_internal.h"
+#include "inventory/persist.h"
 #include "inventory/lru_table.h"
 
 #define INVENTORY_DIR		"pg_stat"
@@ -227,7 +229,7 @@ write_tmp_file(void)
  * is taken: every other process has exited by now, and one that died
  * holding the spinlock must not make the postmaster spin.
  */
-void
+static void
 inventory_shmem_shutdown(int code, Datum arg)
 {
 	if (code != 0 || inventory == NULL)
@@ -333,7 +335,7 @@ read_file(FILE *file, InventoryFileHeader *hdr)
  * everything loaded is discarded (an O(1) reset) and the inventory starts
  * empty with a WARNING.  Memory use does not depend on the file's size.
  */
-void
+static void
 inventory_load_file(void)
 {
 	FILE	   *file;
@@ -382,4 +384,19 @@ inventory_load_file(void)
 	inventory->records_dropped = hdr.records_dropped;
 	inventory->values_truncated = hdr.values_truncated;
 	inventory->stats_reset = hdr.stats_reset;
+}
+
+/* In the postmaster, once the tables exist: load the file, save at exit. */
+static void
+persist_at_postmaster_startup(bool found)
+{
+	on_shmem_exit(inventory_shmem_shutdown, (Datum) 0);
+	if (!found)
+		inventory_load_file();
+}
+
+void
+inventory_persist_install(void)
+{
+	inventory_set_postmaster_startup(persist_at_postmaster_startup);
 }

@@ -19,8 +19,9 @@
 #     depend on everything;
 #  3. every quoted include of a project header resolves to a file;
 #  4. every project header that declares functions has the .c file that
-#     defines them beside it, with the same name, so that check 1 sees the
-#     real dependencies (a header of types only needs none).
+#     defines them beside it, with the same name (name.h or the folder's
+#     name_internal.h for name.c), so that check 1 sees the real
+#     dependencies (a header of types only needs none).
 # Prints TAP ("ok N - ...", "not ok N - ...") and exits non-zero on failure.
 use strict;
 use warnings;
@@ -73,11 +74,12 @@ find({ no_chdir => 1, wanted => sub {
 	close $fh;
 } }, $src);
 
+# A folder's internal header (name_internal.h) belongs to name.c.
 sub module_of
 {
 	my ($rel) = @_;
 	return undef if $base{$rel};
-	(my $m = $rel) =~ s/\.[ch]$//;
+	(my $m = $rel) =~ s/(_internal)?\.[ch]$//;
 	return $m;
 }
 
@@ -151,7 +153,7 @@ sub declares_functions
 	close $fh;
 	return $text =~ /^extern\s[^;]*\(/m;
 }
-my @orphans = grep { m{\.h$} && !-f "$src/" . s/\.h$/.c/r && declares_functions($_) }
+my @orphans = grep { m{\.h$} && !-f "$src/" . s/(_internal)?\.h$/.c/r && declares_functions($_) }
   map { @{ $files_of{$_} } } sort keys %files_of;
 check(!@orphans, 'every header that declares functions has its .c file beside it',
 	map { "$_ declares functions but has no .c" } @orphans);

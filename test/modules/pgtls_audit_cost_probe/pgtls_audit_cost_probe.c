@@ -32,14 +32,12 @@
  * export.  The copy of inventory.c gets its memory from
  * probe_private_struct() instead of ShmemInitStruct(): a private inventory
  * in this backend's memory, created for one call and deleted after it,
- * with the main module's default sizes.  Its shutdown callback, which
- * would write the save file, is never registered (on_shmem_exit() raises
- * an error here), and the probe refuses to run outside a backend of a
- * running server: in a single-user backend inventory.c would also read
- * and remove the save file.  The save file's code (inventory/persist.c)
- * and the SQL functions (inventory/views.c) are not compiled in: the two
- * persistence entry points inventory.c names are stubs here that raise an
- * error, so the private inventory can never be saved or loaded.
+ * with the main module's default sizes.  The save file's code
+ * (inventory/persist.c, which the main module's _PG_init hooks into
+ * inventory.c's start-up through a callback) and the SQL functions
+ * (inventory/views.c) are not compiled in, so the private inventory can
+ * never be saved or loaded; and the probe refuses to run outside a
+ * backend of a running server.
  *
  * Every loop checks for interrupts, so statement_timeout and
  * pg_cancel_backend() stop it (the check is inside the timed loops, a few
@@ -119,37 +117,12 @@ probe_private_struct(const char *name, Size size, bool *found)
 									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
-static void
-probe_refuse_exit_callback(pg_on_exit_callback function, Datum arg)
-{
-	elog(ERROR, "cost probe: the private inventory must not register exit callbacks");
-}
-
 #define ShmemInitStruct(name, size, foundPtr) \
 	probe_private_struct((name), (size), (foundPtr))
-#define on_shmem_exit(function, arg) probe_refuse_exit_callback((function), (arg))
 
 #include "inventory/inventory.c"
 
 #undef ShmemInitStruct
-#undef on_shmem_exit
-
-/*
- * The entry points of inventory/persist.c, which the probe does not
- * compile.  inventory.c uses them only where IsUnderPostmaster is false
- * (the postmaster, a single-user backend), where the probe refuses to run.
- */
-void
-inventory_shmem_shutdown(int code, Datum arg)
-{
-	elog(ERROR, "cost probe: the private inventory must not be saved");
-}
-
-void
-inventory_load_file(void)
-{
-	elog(ERROR, "cost probe: the private inventory must not be loaded");
-}
 
 /*
  * Create a fresh private inventory in a child of parent (deleted with it,
