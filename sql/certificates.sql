@@ -116,7 +116,7 @@ SELECT (SELECT count(*) FROM pgtls_audit.certificate_info(pg_read_file('/etc/ssl
        AS all_ca;
 
 -- 7. DER, as bytea: one certificate, two concatenated; PEM as bytea too
-\set cmd 'cd ' :pki ' && openssl x509 -in server_leaf.crt -outform DER -out regress_leaf.der && openssl x509 -in root_ca.crt -outform DER -out regress_root.der && cat regress_leaf.der regress_root.der > regress_two.der && openssl req -new -key server.key -subj /CN=regress_csr -out regress.csr 2>/dev/null && openssl pkey -in server.key -outform DER -out regress_key.der && openssl rsa -in server.key -traditional -outform DER -out regress_key_pkcs1.der 2>/dev/null && openssl ec -in server_ec.key -outform DER -out regress_key_sec1.der 2>/dev/null && openssl pkcs8 -topk8 -in server.key -v2 aes-256-cbc -passout pass:regress -outform DER -out regress_key_enc.der && openssl pkey -in server.key -pubout -outform DER -out regress_pub.der && openssl rsa -in server.key -RSAPublicKey_out -outform DER -out regress_pub_pkcs1.der 2>/dev/null && openssl rsa -in server.key -traditional -out regress_key_pkcs1.pem 2>/dev/null && openssl pkcs8 -topk8 -in server_ec.key -v2 aes-256-cbc -passout pass:regress -out regress_key_enc.pem'
+\set cmd 'cat >/dev/null && cd ' :pki ' && openssl x509 -in server_leaf.crt -outform DER -out regress_leaf.der && openssl x509 -in root_ca.crt -outform DER -out regress_root.der && cat regress_leaf.der regress_root.der > regress_two.der && openssl req -new -key server.key -subj /CN=regress_csr -out regress.csr 2>/dev/null && openssl pkey -in server.key -outform DER -out regress_key.der && openssl rsa -in server.key -traditional -outform DER -out regress_key_pkcs1.der 2>/dev/null && openssl ec -in server_ec.key -outform DER -out regress_key_sec1.der 2>/dev/null && openssl pkcs8 -topk8 -in server.key -v2 aes-256-cbc -passout pass:regress -outform DER -out regress_key_enc.der && openssl pkey -in server.key -pubout -outform DER -out regress_pub.der && openssl rsa -in server.key -RSAPublicKey_out -outform DER -out regress_pub_pkcs1.der 2>/dev/null && openssl rsa -in server.key -traditional -out regress_key_pkcs1.pem 2>/dev/null && openssl pkcs8 -topk8 -in server_ec.key -v2 aes-256-cbc -passout pass:regress -out regress_key_enc.pem'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 SELECT "position", subject_dn,
        sha256_fingerprint = (SELECT sha256_fingerprint FROM pgtls_audit.certificate_info(regress_pem('server_leaf.crt'))) AS same_fp
@@ -319,7 +319,7 @@ SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(pem);
 SELECT count(*) FROM regress_big, pgtls_audit.certificate_info(der);
 \set ON_ERROR_STOP 1
 DROP TABLE regress_big;
-\set cmd 'cd ' :pki ' && rm -f regress_leaf.der regress_root.der regress_two.der regress.csr regress_key.der regress_key_pkcs1.der regress_key_sec1.der regress_key_enc.der regress_pub.der regress_pub_pkcs1.der regress_key_pkcs1.pem regress_key_enc.pem'
+\set cmd 'cat >/dev/null && cd ' :pki ' && rm -f regress_leaf.der regress_root.der regress_two.der regress.csr regress_key.der regress_key_pkcs1.der regress_key_sec1.der regress_key_enc.der regress_pub.der regress_pub_pkcs1.der regress_key_pkcs1.pem regress_key_enc.pem'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 DROP FUNCTION regress_pem(text), regress_meta(text);
 
