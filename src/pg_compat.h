@@ -147,7 +147,7 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
- * ---- pg_hba.conf tokenizing (hba_analysis.c) ----
+ * ---- pg_hba.conf tokenizing (config/hba_parse.c) ----
  *
  * PgtlsAuthFile holds what must be released after the tokens are used.
  * pgtls_tokenize_hba_file() opens the file (ERROR if it cannot) and returns
