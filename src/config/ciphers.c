@@ -26,6 +26,7 @@
  */
 #include "pgtls_audit.h"
 
+#include "certs/parse.h"
 #include "common/findings_list.h"
 #include "common/settings.h"
 #include "config/ciphers.h"
@@ -191,19 +192,13 @@ auth_fits_key(int auth_nid, int key_type)
 static int
 certificate_key_type(const char *file)
 {
-	BIO		   *bio;
 	X509	   *cert;
 	int			type = -1;
 
 	if (file == NULL || file[0] == '\0')
 		return -1;
-	bio = BIO_new_file(file, "r");
-	if (bio == NULL)
-	{
-		ERR_clear_error();
-		return -1;
-	}
-	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	/* read through fd.c, as every file is (certs/parse.c) */
+	cert = read_first_certificate_file(file);
 	if (cert)
 	{
 		EVP_PKEY   *key = X509_get0_pubkey(cert);
@@ -212,8 +207,6 @@ certificate_key_type(const char *file)
 			type = EVP_PKEY_base_id(key);
 		X509_free(cert);
 	}
-	BIO_free(bio);
-	ERR_clear_error();
 	return type;
 }
 

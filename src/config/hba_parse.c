@@ -18,6 +18,7 @@
 #include "pgtls_audit.h"
 
 #include "config/hba.h"
+#include "common/settings.h"
 #include "config/hba_parse.h"
 #include "config/hba_redact.h"
 
@@ -263,7 +264,7 @@ hba_read_file(const char *path)
 	ListCell   *lc;
 	int			i = 0;
 	int			rule_number = 0;
-	const char *ssl = GetConfigOption("ssl", true, false);
+	const char *ssl = pgtls_setting("ssl");
 	bool		redact = !hba_caller_sees_secrets();
 	int			nest;
 

@@ -21,6 +21,20 @@ pass=0
 fail=0
 skip=0
 
+# count_tap NAME OUT RC: count the TAP lines of OUT into the summary (an
+# "ok N # skip" is a skip; a non-zero RC or no test at all is a failure)
+count_tap() {
+	local name=$1 out=$2 rc=$3 p s f
+	p=$(grep '^ok ' "$out" | grep -vc '^ok [0-9]* # skip' || true)
+	s=$(grep -c '^ok [0-9]* # skip' "$out" || true)
+	f=$(grep -c '^not ok ' "$out" || true)
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+	echo "$name: $p passed, $f failed, $s skipped" | tee -a "$summary"
+	grep '^ok [0-9]* # skip' "$out" | sed "s/^/  $name: /"
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
 echo "== generating the test PKI"
 export PGTLS_PKI=$work/test/tmp/pki
 # pg_hba fixture files of the findings tests (sql/findings.sql, TAP)
@@ -38,23 +52,17 @@ bash test/lib/check_exports.sh "$bindir/postgres" \
 	"$pkglibdir/pgtls_audit.so" "$pkglibdir/pgtls_audit_cost_probe.so" \
 	"$("$bindir/pg_config" --sharedir)"/extension/pgtls_audit--*.sql \
 	"$PGTLS_COST_PROBE_SQL" >"$out" 2>&1
+rc=$?
 cat "$out"
-p=$(grep -c '^ok ' "$out" || true)
-f=$(grep -c '^not ok ' "$out" || true)
-[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
-echo "exports: $p passed, $f failed, 0 skipped" | tee -a "$summary"
-pass=$((pass + p)); fail=$((fail + f))
+count_tap exports "$out" $rc
 
 # ---- the source layout: no include cycle, dependencies down the folders
 echo "== source layout"
 out=$work/layout.out
 perl test/lib/check_layout.pl "$work/src" "$("$bindir/pg_config" --includedir-server)" >"$out" 2>&1
+rc=$?
 cat "$out"
-p=$(grep -c '^ok ' "$out" || true)
-f=$(grep -c '^not ok ' "$out" || true)
-[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
-echo "layout: $p passed, $f failed, 0 skipped" | tee -a "$summary"
-pass=$((pass + p)); fail=$((fail + f))
+count_tap layout "$out" $rc
 
 # ---- the ClientHello parser and JA4, compiled outside the server: unit
 # tests, the seeds' expected fields, fresh captures, JA4 against tshark's
@@ -65,14 +73,7 @@ PGTLS_HELLO_PORT=${PGTLS_HELLO_PORT:-$((55700 + v))} \
 	bash test/client_hello/run.sh "$work/test/tmp/client_hello" >"$out" 2>&1
 rc=$?
 grep -v '^ok [0-9]* - unit: ' "$out"
-p=$(grep '^ok ' "$out" | grep -vc '^ok [0-9]* # skip' || true)
-s=$(grep -c '^ok [0-9]* # skip' "$out" || true)
-f=$(grep -c '^not ok ' "$out" || true)
-[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
-[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
-echo "client_hello: $p passed, $f failed, $s skipped" | tee -a "$summary"
-grep '^ok [0-9]* # skip' "$out" | sed 's/^/  client_hello: /'
-pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+count_tap client_hello "$out" $rc
 
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"
@@ -119,17 +120,11 @@ for t in test/t/*.pl; do
 	out=$work/test/tmp/tap/$name.out
 	perl "$t" >"$out" 2>&1
 	rc=$?
-	p=$(grep '^ok ' "$out" | grep -vc '^ok [0-9]* # skip' || true)
-	s=$(grep -c '^ok [0-9]* # skip' "$out" || true)
-	f=$(grep -c '^not ok ' "$out" || true)
 	grep -E '^not ok|^#' "$out" | head -n 60
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
+	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$out"; then
 		echo "$name: exited with status $rc"; tail -n 20 "$out"
 	fi
-	echo "TAP $name: $p passed, $f failed, $s skipped" | tee -a "$summary"
-	grep '^ok [0-9]* # skip' "$out" | sed "s/^/  $name: /"
-	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	count_tap "TAP $name" "$out" $rc
 done
 
 echo "$pass passed, $fail failed, $skip skipped" | tee -a "$summary"
