@@ -71,6 +71,7 @@
 
 #include "audit/format.h"
 #include "audit/hooks.h"
+#include "audit/log_file.h"
 #include "audit/offer.h"
 #include "audit/record.h"
 #include "audit/tls.h"
@@ -300,11 +301,15 @@ write_record_to_log(const AuditRecord *rec)
 	return true;
 }
 
-/* Put the attempt into the inventory and the log; false on any failure. */
+/*
+ * Put the attempt into the inventory and its destinations (the server log,
+ * the audit file); false on a failure that the caller reports.
+ */
 static bool
 record_attempt(void)
 {
 	bool		success;
+	bool		logged;
 
 	if (record_failure_injected())
 		return false;
@@ -328,9 +333,17 @@ record_attempt(void)
 	inventory_add(&attempt);
 
 	success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
-	if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
-		return write_record_to_log(&attempt);
-	return true;
+	if (!(success ? pgtls_audit_log_connections : pgtls_audit_log_failures))
+		return true;
+
+	logged = true;
+	if (pgtls_audit_log_destination & AUDIT_DEST_SERVER_LOG)
+		logged = write_record_to_log(&attempt);
+	/* the file's failures have their own rate-limited WARNING */
+	if ((pgtls_audit_log_destination & AUDIT_DEST_FILE) &&
+		!audit_log_file_write(&attempt) && logged)
+		inventory_count_dropped();
+	return logged;
 }
 
 /*
