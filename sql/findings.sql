@@ -251,7 +251,7 @@ WHERE n < (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'
 -- two (made one after the other), so with the dates cut out their lines
 -- are listed in text order (their order by date is tested in 004)
 ORDER BY CASE WHEN n > cs AND l <> '' THEN cs + 0.5 ELSE n END, report;
--- its last section, the protocol and cipher mix of TCP attempts, counts
+-- its section on the protocol and cipher mix of TCP attempts counts
 -- exactly the audit records of TCP attempts in the server log
 WITH rec AS (
   SELECT (m[1])::jsonb AS r
@@ -267,12 +267,17 @@ mix AS (
 from_log AS (
   SELECT array_agg(format('  %6s  %-10s %s', n, protocol, cipher) ORDER BY n DESC, protocol, cipher) AS lines
   FROM mix),
+report AS (
+  SELECT l, n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)),
+section AS (
+  SELECT (SELECT n FROM report WHERE l = '== Protocols and ciphers of recent connections') AS first,
+         (SELECT min(n) FROM report
+           WHERE l LIKE '== %'
+             AND n > (SELECT n FROM report WHERE l = '== Protocols and ciphers of recent connections')) AS next),
 from_report AS (
   SELECT array_agg(l ORDER BY n) AS lines
-  FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
-  WHERE n > (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
-              WHERE l = '== Protocols and ciphers of recent connections')
-    AND l <> '')
+  FROM report, section
+  WHERE n > section.first AND n < section.next AND l <> '')
 SELECT cardinality(from_log.lines) > 0 AS has_lines, from_report.lines = from_log.lines AS same_as_log
 FROM from_log, from_report;
 
