@@ -123,7 +123,7 @@ my %defined;
 		$ns = $1 if $line =~ /^([a-z_]+):$/;
 		$defined{"${ns}_$1"} = 1
 		  if $line =~ /^\s+- ([a-z_]+):$/ && defined $ns
-		  && $line !~ /^\s+- (kind|source|subject|serial|issuer|crl_number|check_id|severity|outcome|policy|transport|protocol|cipher|event):$/;
+		  && $line !~ /^\s+- (kind|source|subject|serial|issuer|crl_number|check_id|severity|outcome|policy|transport|protocol|cipher|event|highest_offered_version):$/;
 	}
 }
 for my $m (sort keys %defined)
@@ -137,6 +137,12 @@ like($metrics, qr/^pgtls_audit_tls_sessions_total\{cipher="TLS_AES_256_GCM_SHA38
 	'exporter: exactly 1 TLS session');
 like($metrics, qr/^pgtls_audit_client_certificate_days_left\{issuer="CN=pgtls_audit Test Intermediate CA",serial="\d+",server="[^"]+",subject="CN=regress_cert_user,OU=clients,O=pgtls_audit tests"\} 36[45]$/m,
 	'exporter: the client certificate seen, with its days left');
+like($metrics, qr/^pgtls_audit_offered_version_attempts_total\{highest_offered_version="TLSv1.3",server="[^"]+"\} 1$/m,
+	'exporter: 1 attempt offering at most TLSv1.3 (client_fingerprints)');
+like($metrics, qr/^pgtls_audit_recent_offered_version_clients\{highest_offered_version="TLSv1.3",server="[^"]+"\} 1$/m,
+	'exporter: 1 recent client offering at most TLSv1.3 (connections)');
+unlike($metrics, qr/^pgtls_audit_offered_version_attempts_total\{highest_offered_version="(?!TLSv1.3)/m,
+	'exporter: no other highest offered version (plaintext logins offer none)');
 my $crls = $node->safe_psql('postgres', 'SELECT count(*) FROM pgtls_audit.crls WHERE next_update IS NOT NULL');
 is(scalar(() = $metrics =~ /^pgtls_audit_crl_days_left\{/mg), $crls, "exporter: one series per CRL ($crls)");
 
