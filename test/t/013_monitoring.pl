@@ -20,6 +20,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use JSON::PP;
+use Encode ();
 use File::Path qw(make_path);
 use Time::HiRes qw(usleep);
 use FindBin;
@@ -218,7 +219,60 @@ is(scalar(grep { ($_->{application_name} // '') =~ /^ro-/ } new_records($node, $
 ok(!-e "$data/audit_ro/a.jsonl", 'read-only directory: no file was created');
 chmod 0700, "$data/audit_ro";
 
-# @@RSYSLOG@@
+# ---- the rsyslog recipe: a real rsyslogd follows the audit file
+$s->query(q{ALTER SYSTEM RESET pgtls_audit.log_file});
+$s->query(q{ALTER SYSTEM SET pgtls_audit.log_destination = 'file'});
+reload_and_wait();
+my $rsyslogd = '/usr/sbin/rsyslogd';
+# a missing rsyslog is a failure, not a skip: test/run installs it
+ok(-x $rsyslogd, 'rsyslogd is installed (test/lib/packages.sh)')
+  or BAIL_OUT('rsyslogd is missing: run test/run as root to install it');
+my $rs = PostgreSQL::Test::Utils::tempdir();
+make_path("$rs/work");
+my $recipe = slurp_text(srcdir() . '/monitoring/rsyslog-pgtls_audit.conf');
+is(scalar(() = $recipe =~ m{/var/lib/postgresql/15/main/log/pgtls_audit\.jsonl|/var/log/pgtls_audit/}g), 3,
+	'rsyslog recipe: the audit file and the two output files, to be adjusted');
+$recipe =~ s{/var/lib/postgresql/15/main/log/pgtls_audit\.jsonl}{$file}g;
+$recipe =~ s{/var/log/pgtls_audit/}{$rs/out/}g;
+open my $cf, '>', "$rs/rsyslog.conf" or die $!;
+print $cf qq{global(workDirectory="$rs/work")\n}, $recipe;
+close $cf;
+my ($rs_out, $rs_err) = ('', '');
+IPC::Run::run([ $rsyslogd, '-N1', '-f', "$rs/rsyslog.conf" ], '>', \$rs_out, '2>', \$rs_err);
+is($?, 0, 'rsyslog recipe: rsyslogd -N1 validates it') or diag $rs_err;
+my $rsd = IPC::Run::start([ $rsyslogd, '-n', '-f', "$rs/rsyslog.conf", '-i', "$rs/rsyslogd.pid" ],
+	'<', \undef, '>', \$rs_out, '2>', \$rs_err);
+
+my @rstorm = (start_storm('rs', 2, 15),
+	start_storm('rsdn', 1, 3, user => 'regress_longdn', cert => 'client_longdn'));
+ok(finish_all(@rstorm), 'rsyslog: a storm of 2 x 15 logins and 3 long-DN certificate logins');
+open my $af, '>>', $file or die $!;
+print $af "not a pgtls_audit record\n";
+close $af;
+my @want = grep { defined } map { parse_or_undef($_) } file_lines($file);
+my @got;
+for (1 .. 300)
+{
+	@got = file_lines("$rs/out/audit.json");
+	last if @got >= @want && -s "$rs/out/rejected.log";
+	usleep(50_000);
+}
+$rsd->kill_kill;
+ok(scalar(@want) >= 33, 'rsyslog: the audit file holds ' . scalar(@want) . ' records');
+is(scalar(@got), scalar(@want), 'rsyslog: every record arrives, once');
+is(scalar(grep { defined parse_or_undef($_) } @got), scalar(@got), 'rsyslog: every output line is one JSON object');
+is_deeply([ map { parse_or_undef($_) } @got ], \@want, 'rsyslog: every record intact, in order');
+my @dn = grep { ($_->{application_name} // '') =~ /^rsdn-/ } map { parse_or_undef($_) } @got;
+my $longdn = slurp_text("$pki/client_longdn.dn");
+$longdn =~ s/\s+$//;
+$longdn = Encode::decode('UTF-8', $longdn);
+is(scalar(grep { $_->{client_dn} eq $longdn } @dn), 3,
+	'rsyslog: the 3 long UTF-8 DNs with quotes and backslashes arrive exactly');
+like($longdn, qr/\\".*\\\\.*\x{fc}/, 'the long DN has an escaped quote, a backslash and UTF-8');
+is(slurp_text("$rs/out/rejected.log"), "not a pgtls_audit record\n",
+	'rsyslog: the line that is not a record goes to the reject file, alone');
+is(scalar(grep { ($_->{application_name} // '') =~ /^rs-/ } map { parse_or_undef($_) } @got), 30,
+	'rsyslog: the 30 storm records');
 
 $s->close;
 $node->stop;
