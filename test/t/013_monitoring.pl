@@ -13,6 +13,8 @@
 # file and work directory) reads the audit file with imfile, parses each
 # record with mmjsonparse and writes it as JSON; every record of a storm
 # arrives intact, including the long UTF-8 DN with quotes and backslashes.
+# The README's jq one-liner extracts exactly the records from a real
+# jsonlog file.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -274,6 +276,42 @@ is(slurp_text("$rs/out/rejected.log"), "not a pgtls_audit record\n",
 is(scalar(grep { ($_->{application_name} // '') =~ /^rs-/ } map { parse_or_undef($_) } @got), 30,
 	'rsyslog: the 30 storm records');
 
+# ---- the README's jq one-liner, on a real jsonlog file
+$s->query('ALTER SYSTEM RESET ALL');
 $s->close;
+$node->append_conf('postgresql.conf', <<'EOC');
+logging_collector = on
+log_destination = 'jsonlog'
+log_directory = 'jsonlog'
+pgtls_audit.log_destination = 'server_log'
+pgtls_audit.log_format = 'json'
+EOC
+$node->restart;
+for my $i (1 .. 3)
+{
+	is(attempt($node, user => 'regress_alice', password => 'regress_pw', appname => "jq-$i")->{rc}, 0,
+		"jsonlog: login $i");
+}
+my @jsonlogs = glob("$data/jsonlog/*.json");
+# the logging collector writes a moment after the backend
+for (1 .. 100)
+{
+	last if @jsonlogs == 1 && scalar(() = slurp_text($jsonlogs[0]) =~ /PGTLS_AUDIT \{.*jq-3/g);
+	usleep(50_000);
+	@jsonlogs = glob("$data/jsonlog/*.json");
+}
+is(scalar(@jsonlogs), 1, 'jsonlog: the server writes one .json log file');
+my ($jq_out, $jq_err) = ('', '');
+# the one-liner of README.md, "Monitoring"
+my $readme = slurp_text(srcdir() . '/README.md');
+my ($oneliner) = $readme =~ /^(jq -c .*) postgresql\.json$/m;
+ok(defined $oneliner, "the README's jq one-liner");
+IPC::Run::run([ 'bash', '-c', "$oneliner \"\$1\"", 'jq', $jsonlogs[0] ], '>', \$jq_out, '2>', \$jq_err);
+is($?, 0, 'jsonlog: jq runs') or diag $jq_err;
+my @jrecs = map { parse_or_undef($_) } split /\n/, $jq_out;
+is(scalar(grep { !defined } @jrecs), 0, 'jsonlog: jq prints only JSON objects');
+is(scalar(grep { defined && ($_->{application_name} // '') =~ /^jq-/ } @jrecs), 3,
+	'jsonlog: jq extracts the 3 records');
+is(scalar(grep { defined && !exists $_->{v} } @jrecs), 0, 'jsonlog: and nothing but records');
 $node->stop;
 done_testing();
