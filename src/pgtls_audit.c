@@ -87,7 +87,7 @@ void		_PG_init(void);
 /*
  * pgtls_audit.log_destination: a comma-separated list, as core's
  * log_destination; the set of AUDIT_DEST_* is passed to the assign hook
- * in "extra" (malloc'd: the GUC machinery frees it with free()).
+ * in "extra" (allocated as the GUC machinery frees it: pg_compat.h).
  */
 static bool
 check_log_destination(char **newval, void **extra, GucSource source)
@@ -129,7 +129,7 @@ check_log_destination(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("Name server_log, file, or both.");
 		return false;
 	}
-	myextra = malloc(sizeof(int));
+	myextra = PGTLS_GUC_MALLOC(sizeof(int));
 	if (myextra == NULL)
 		return false;
 	*myextra = dest;
