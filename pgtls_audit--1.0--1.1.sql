@@ -654,17 +654,19 @@ BEGIN
     out := out || E'\n== If you harden\n';
     IF pg_catalog.to_regclass('pgtls_audit.client_fingerprints') IS NOT NULL THEN
         BEGIN
+            -- raising the minimum to TLSv1.3 lifts any lower maximum
             FOR r IN SELECT t.label, t.args FROM (VALUES
-                       (1, 'ssl_min_protocol_version = ''TLSv1.3''', ARRAY['TLSv1.3', NULL]),
+                       (1, 'ssl_min_protocol_version = ''TLSv1.3''', ARRAY['TLSv1.3', '', NULL]),
                        (2, 'ssl_ciphers = ''' || pgtls_audit_hardened_ciphers || '''',
-                        ARRAY[NULL, pgtls_audit_hardened_ciphers])) t(ord, label, args)
+                        ARRAY[NULL, NULL, pgtls_audit_hardened_ciphers])) t(ord, label, args)
                       ORDER BY t.ord
             LOOP
                 n := 0;
                 out := out || pg_catalog.format(E'  with %s:\n', r.label);
                 FOR fr IN SELECT i.* FROM pgtls_audit.settings_impact(
                                  ssl_min_protocol_version => r.args[1],
-                                 ssl_ciphers => r.args[2]) i
+                                 ssl_max_protocol_version => r.args[2],
+                                 ssl_ciphers => r.args[3]) i
                            WHERE i.breaks ORDER BY i.connections DESC, i.ja4
                 LOOP
                     n := n + 1;
@@ -680,6 +682,8 @@ BEGIN
         EXCEPTION
             WHEN object_not_in_prerequisite_state THEN
                 out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
             WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
                 out := out || E'  not available\n';
         END;
@@ -715,6 +719,8 @@ BEGIN
         EXCEPTION
             WHEN object_not_in_prerequisite_state THEN
                 out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
             WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
                 out := out || E'  not available\n';
         END;
