@@ -83,6 +83,8 @@ typedef struct AuditRecord
 	char	   *offered_groups;
 	char	   *offered_alpn;
 	char	   *ja4;
+	/* PostgreSQL 19, ssl_sni = on: the pg_hosts.conf line that served it */
+	char	   *host_entry;		/* "file:line" */
 	bool		capture_failed; /* a value could not be copied (no memory) */
 } AuditRecord;
 

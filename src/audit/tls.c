@@ -41,6 +41,8 @@
 #include "audit/tls.h"
 #include "certs/server_files.h"
 #include "libpq/auth.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
 
 /* The client certificate whose verification failed in this backend. */
 static X509 *failed_peer_cert = NULL;
@@ -60,6 +62,9 @@ static uint8 client_hello[CLIENT_HELLO_BUFSIZE];
 static size_t client_hello_len = 0;
 static bool client_hello_too_long = false;
 
+/* The message callback ran on this connection (its context had it set). */
+static bool msg_callback_ran = false;
+
 /* Told about each ClientHello (audit/hooks.c) */
 static void (*client_hello_notify) (void) = NULL;
 
@@ -71,11 +76,36 @@ audit_tls_handshake_started(void)
 	return tls_handshake_started;
 }
 
+/*
+ * The refused client certificate.  Where the verification wrapper ran (the
+ * ClientHello callback was installed), its copy.  Otherwise (PostgreSQL 19,
+ * where core owns the ClientHello callback and, with ssl_sni = on, never
+ * calls openssl_tls_init_hook) it is read back from the connection's own
+ * SSL object, which still exists while the failed attempt is recorded:
+ * OpenSSL keeps the chain it built (SSL_get0_verified_chain, leaf first)
+ * and the verification result of the failed handshake, although it never
+ * sets the peer certificate.
+ */
 void *
 audit_tls_failed_peer_cert(int *verify_error)
 {
+	SSL		   *ssl;
+	STACK_OF(X509) *chain;
+	long		result;
+
 	*verify_error = failed_peer_error;
-	return failed_peer_cert;
+	if (failed_peer_cert != NULL)
+		return failed_peer_cert;
+
+	ssl = MyProcPort != NULL ? (SSL *) MyProcPort->ssl : NULL;
+	if (ssl == NULL || SSL_get0_peer_certificate(ssl) != NULL)
+		return NULL;
+	result = SSL_get_verify_result(ssl);
+	chain = SSL_get0_verified_chain(ssl);
+	if (result == X509_V_OK || chain == NULL || sk_X509_num(chain) == 0)
+		return NULL;
+	*verify_error = (int) result;
+	return sk_X509_value(chain, 0);
 }
 
 /* The verification callback the connection had before ours (core's). */
@@ -141,6 +171,7 @@ audit_msg_callback(int write_p, int version, int content_type,
 {
 	const uint8 *msg = buf;
 
+	msg_callback_ran = true;
 	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 4 ||
 		msg[0] != SSL3_MT_CLIENT_HELLO || client_hello_len > 0 ||
 		client_hello_too_long)
@@ -163,6 +194,19 @@ audit_tls_client_hello(size_t *len)
 {
 	*len = client_hello_len;
 	return client_hello_len > 0 ? client_hello : NULL;
+}
+
+/*
+ * Whether this connection's handshake ran on a context where the message
+ * callback was set.  Not on PostgreSQL 19: core makes every connection
+ * from a context of its own that no hook sees (openssl_tls_init_hook is
+ * called only for the per-host contexts of pg_hosts.conf, and with
+ * ssl_sni = on not at all), so the raw ClientHello is never seen there.
+ */
+bool
+audit_tls_hello_observed(void)
+{
+	return msg_callback_ran;
 }
 
 /* Name of the shared object holding a function, for the start-up WARNING. */

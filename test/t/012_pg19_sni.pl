@@ -1,0 +1,132 @@
+# 012_pg19_sni.pl: PostgreSQL 19's server-side SNI (ssl_sni = on,
+# pg_hosts.conf) as the audit record sees it, and the behaviour before 19.
+#
+# One cluster with a pg_hosts.conf of three lines: db1.test (and an alias)
+# with the harness's server certificate, db2.test with its 5-day
+# certificate, and the "*" default with the EC certificate.  Connections
+# by each name, by IP address (libpq sends no SNI), and by an unknown name.
+#  - 19: ssl_sni = on; each record carries the server name and the
+#    pg_hosts.conf line that served it (host_entry); the certificate each
+#    client was served (openssl s_client) is that line's; the raw
+#    ClientHello is not observable on 19, so offered_versions and ja4 are
+#    null and sni comes from the TLS session.
+#  - 15 to 18: the file is ignored by the server; host_entry is null, sni
+#    comes from the raw ClientHello.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Copy;
+use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use PgtlsAuditTest;
+
+my $pki = pki();
+my $node = tls_node('sni', no_start => 1);
+my $dd = $node->data_dir;
+my $pg19 = $node->pg_version->major >= 19;
+
+for my $f (qw(server server_expiring server_ec))
+{
+	copy("$pki/$f.crt", "$dd/$f.crt") or die $!;
+	copy("$pki/$f.key", "$dd/$f.key") or die $!;
+	chmod 0600, "$dd/$f.key";
+}
+my $hosts = "$dd/pg_hosts.conf";
+open my $fh, '>', $hosts or die $!;
+print $fh <<'EOF';
+# pg_hosts.conf of 012_pg19_sni
+db1.test, db1-alias.test   server.crt           server.key
+"db2.test"                 server_expiring.crt  server_expiring.key   # expires in 5 days
+*                          server_ec.crt        server_ec.key
+EOF
+close $fh;
+$node->append_conf('postgresql.conf', "ssl_sni = on\nlog_min_messages = warning\n") if $pg19;
+$node->start;
+$node->safe_psql('postgres', slurp_text(srcdir() . '/test/conf/setup.sql'));
+
+sub fingerprint
+{
+	my ($file) = @_;
+	my $out = `openssl x509 -in $file -noout -fingerprint -sha256`;
+	$out =~ s/^.*=//;
+	$out =~ s/[:\s]//g;
+	return lc $out;
+}
+
+# The leaf the server sends to a client asking for $name (undef: no SNI)
+sub served_fingerprint
+{
+	my ($name) = @_;
+	my ($out, $err) = ('', '');
+	my @sn = defined $name ? ('-servername', $name) : ('-noservername');
+	IPC::Run::run([ 'openssl', 's_client', '-connect', '127.0.0.1:' . $node->port,
+			'-starttls', 'postgres', @sn ],
+		'<', \'', '>', \$out, '2>', \$err);
+	my ($pem) = $out =~ /(-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----)/s;
+	return 'none' unless $pem;
+	my ($fp, $e2) = ('', '');
+	IPC::Run::run([ 'openssl', 'x509', '-noout', '-fingerprint', '-sha256' ],
+		'<', \$pem, '>', \$fp, '2>', \$e2);
+	$fp =~ s/^.*=//;
+	$fp =~ s/[:\s]//g;
+	return lc $fp;
+}
+
+my %fp = (
+	server => fingerprint("$pki/server.crt"),
+	server_expiring => fingerprint("$pki/server_expiring.crt"),
+	server_ec => fingerprint("$pki/server_ec.crt"));
+
+# name => [ sni in the record, pg_hosts.conf line on 19, certificate on 19 ]
+my @cases = (
+	[ 'db1.test', 'db1.test', 2, 'server' ],
+	[ 'DB1-Alias.test', 'DB1-Alias.test', 2, 'server' ],
+	[ 'db2.test', 'db2.test', 3, 'server_expiring' ],
+	[ 'unknown.test', 'unknown.test', 4, 'server_ec' ],
+	[ undef, undef, 4, 'server_ec' ]);
+
+for my $c (@cases)
+{
+	my ($name, $sni, $line, $cert) = @$c;
+	my $label = 'connect ' . ($name // 'by IP address (no SNI)');
+	my $off = log_offset($node);
+	my $res = attempt($node, user => 'regress_app', password => 'regress_pw',
+		$name ? (sni_host => $name) : ());
+	is($res->{rc}, 0, "$label: connects") or diag $res->{stderr};
+	my @recs = wait_records($node, $off, 1);
+	my $r = $recs[0] // {};
+	is($r->{outcome}, 'success', "$label: success recorded");
+	is($r->{sni}, $sni, "$label: sni");
+	if ($pg19)
+	{
+		is($r->{host_entry}, "$hosts:$line", "$label: host_entry is pg_hosts.conf line $line");
+		is($r->{offered_versions}, undef, "$label: offered_versions null on 19");
+		is($r->{ja4}, undef, "$label: ja4 null on 19");
+	}
+	else
+	{
+		is($r->{host_entry}, undef, "$label: host_entry null before 19");
+		like($r->{ja4} // '', qr/^t13[di]/, "$label: ja4 from the raw ClientHello");
+	}
+}
+
+# The certificate each name is served, seen by a client (after the records
+# above: each s_client probe is an attempt of its own)
+for my $c (@cases)
+{
+	my ($name, $sni, $line, $cert) = @$c;
+	my $label = 'served to ' . ($name // 'a client without SNI');
+	if ($pg19)
+	{
+		is(served_fingerprint($name), $fp{$cert}, "$label: $cert, pg_hosts.conf line $line");
+	}
+	else
+	{
+		is(served_fingerprint($name), $fp{server}, "$label: ssl_cert_file before 19");
+	}
+}
+
+done_testing();
