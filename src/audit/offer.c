@@ -18,6 +18,11 @@
  * every byte outside printable ASCII written as %HH); audit/format.c
  * writes them as JSON arrays or as one quoted string.
  *
+ * On PostgreSQL 19 no hook reaches the context connections are made from,
+ * so the raw ClientHello is never seen; what OpenSSL still tells from the
+ * session is used instead (offer_from_session), and the pg_hosts.conf line
+ * that served the connection is found (capture_host_entry).
+ *
  * Like the rest of the record's capture this runs in the exit callback,
  * so nothing here raises an error: memory comes from audit_record_alloc()
  * (MCXT_ALLOC_NO_OOM), and a failure marks the record as not captured.
