@@ -70,10 +70,49 @@ static void (*client_hello_notify) (void) = NULL;
 
 static openssl_tls_init_hook_typ prev_openssl_tls_init_hook = NULL;
 
+/* The SSL ex_data index whose "new" callback sees every connection. */
+static int	audit_ssl_new_index = -1;
+
+/*
+ * Whether this backend's client started a TLS handshake: the ClientHello
+ * callback saw it, or (PostgreSQL 19, where core owns the ClientHello
+ * callback) the connection's SSL object received a ClientHello, whose
+ * client random OpenSSL keeps (all zero until a ClientHello was read).
+ */
 bool
 audit_tls_handshake_started(void)
 {
-	return tls_handshake_started;
+	SSL		   *ssl;
+	unsigned char random[SSL3_RANDOM_SIZE];
+	size_t		len;
+
+	if (tls_handshake_started)
+		return true;
+	ssl = MyProcPort != NULL ? (SSL *) MyProcPort->ssl : NULL;
+	if (ssl == NULL || !SSL_is_server(ssl))
+		return false;
+	len = SSL_get_client_random(ssl, random, sizeof(random));
+	for (size_t i = 0; i < len; i++)
+		if (random[i] != 0)
+			return true;
+	return false;
+}
+
+/*
+ * OpenSSL calls this ex_data "new" callback for every SSL object created
+ * in the process, in the backend, when core makes the connection's SSL
+ * object (before the handshake), whatever context it is made from: on
+ * PostgreSQL 19 the only code of the module that runs for a client that
+ * completes the TLS handshake and leaves without a start-up packet.  It
+ * only tells the hooks (which register their exit callback); the slot
+ * itself stays empty.
+ */
+static void
+audit_ssl_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			  long argl, void *argp)
+{
+	if (IsUnderPostmaster && MyProcPort != NULL && client_hello_notify)
+		client_hello_notify();
 }
 
 /*
@@ -267,6 +306,9 @@ void
 audit_install_tls_init_hook(void (*on_client_hello) (void))
 {
 	client_hello_notify = on_client_hello;
+	if (audit_ssl_new_index < 0)
+		audit_ssl_new_index = SSL_get_ex_new_index(0, "pgtls_audit connection",
+												   audit_ssl_new, NULL, NULL);
 	prev_openssl_tls_init_hook = openssl_tls_init_hook;
 	openssl_tls_init_hook = audit_openssl_tls_init;
 }
