@@ -70,8 +70,11 @@ static void (*client_hello_notify) (void) = NULL;
 
 static openssl_tls_init_hook_typ prev_openssl_tls_init_hook = NULL;
 
-/* The SSL ex_data index whose "new" callback sees every connection. */
-static int	audit_ssl_new_index = -1;
+static void audit_msg_callback(int write_p, int version, int content_type,
+							   const void *buf, size_t len, SSL *ssl, void *arg);
+
+/* The BIO ex_data index whose "new" callback sees every connection. */
+static int	audit_bio_new_index = -1;
 
 /*
  * Whether this backend's client started a TLS handshake: the ClientHello
@@ -99,20 +102,32 @@ audit_tls_handshake_started(void)
 }
 
 /*
- * OpenSSL calls this ex_data "new" callback for every SSL object created
- * in the process, in the backend, when core makes the connection's SSL
- * object (before the handshake), whatever context it is made from: on
- * PostgreSQL 19 the only code of the module that runs for a client that
- * completes the TLS handshake and leaves without a start-up packet.  It
- * only tells the hooks (which register their exit callback); the slot
- * itself stays empty.
+ * OpenSSL calls this ex_data "new" callback for every BIO created in the
+ * process.  In a backend, core makes the connection's BIO right after its
+ * SSL object (port->ssl is set by then) and before the handshake, whatever
+ * context the SSL object is made from.  On PostgreSQL 19, whose serving
+ * context no hook sees, this is the only code of the module that runs for
+ * a client that completes the TLS handshake and leaves without a start-up
+ * packet: it tells the hooks (which register their exit callback), and
+ * sets the message callback on the connection's SSL object, so that the
+ * raw ClientHello is kept as on earlier versions (where the context
+ * already has it: setting it again changes nothing).  Core sets no message
+ * callback.  Only the first BIO made while port->ssl exists counts; the
+ * slot itself stays empty.  (The SSL object's own "new" callback would be
+ * too early: OpenSSL calls it before the object knows its context.)
  */
 static void
-audit_ssl_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+audit_bio_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 			  long argl, void *argp)
 {
-	if (IsUnderPostmaster && MyProcPort != NULL && client_hello_notify)
+	static bool seen = false;
+
+	if (seen || !IsUnderPostmaster || MyProcPort == NULL || MyProcPort->ssl == NULL)
+		return;
+	seen = true;
+	if (client_hello_notify)
 		client_hello_notify();
+	SSL_set_msg_callback((SSL *) MyProcPort->ssl, audit_msg_callback);
 }
 
 /*
@@ -306,9 +321,9 @@ void
 audit_install_tls_init_hook(void (*on_client_hello) (void))
 {
 	client_hello_notify = on_client_hello;
-	if (audit_ssl_new_index < 0)
-		audit_ssl_new_index = SSL_get_ex_new_index(0, "pgtls_audit connection",
-												   audit_ssl_new, NULL, NULL);
+	if (audit_bio_new_index < 0)
+		audit_bio_new_index = BIO_get_ex_new_index(0, "pgtls_audit connection",
+												   audit_bio_new, NULL, NULL);
 	prev_openssl_tls_init_hook = openssl_tls_init_hook;
 	openssl_tls_init_hook = audit_openssl_tls_init;
 }

@@ -130,37 +130,10 @@ sub list_of
 my $alpn_ja4 = $server_version >= 170000 ? 'pl' : '00';
 my $alpn_list = $server_version >= 170000 ? ['postgresql'] : undef;
 
-# PostgreSQL 19 makes every connection from a TLS context no hook sees, so
-# the raw ClientHello is not observed there (README, "What PostgreSQL 19
-# lets an extension see"): sni, offered_ciphers (the suites OpenSSL knows)
-# and offered_groups come from the TLS session after the ClientHello was
-# processed; offered_versions, offered_alpn and ja4 are null.
-my $pg19 = $server_version >= 190000;
-
 sub check_offer
 {
 	my ($label, $r, %e) = @_;
 	my $ciphers = list_of($r->{offered_ciphers}) // [];
-	if ($pg19)
-	{
-		is($r->{sni}, $e{sni}, "$label: sni (19: from the session)");
-		is($r->{offered_versions}, undef, "$label: offered_versions null on 19");
-		is($r->{offered_alpn}, undef, "$label: offered_alpn null on 19");
-		is($r->{ja4}, undef, "$label: ja4 null on 19");
-		if ($e{versions}[0] eq 'TLSv1.1')
-		{
-			# refused before OpenSSL processed the suites and groups
-			is($r->{offered_ciphers}, undef, "$label: offered_ciphers null on 19 (refused version)");
-			is($r->{offered_groups}, undef, "$label: offered_groups null on 19 (refused version)");
-		}
-		else
-		{
-			ok((grep { $_ eq $e{cipher} } @$ciphers), "$label: the negotiated suite was offered (19: session)");
-			ok((grep { $_ eq 'X25519' || $_ eq 'x25519' } @{ list_of($r->{offered_groups}) // [] }),
-				"$label: offered_groups holds X25519 (19: session)");
-		}
-		return;
-	}
 	is($r->{sni}, $e{sni}, "$label: sni");
 	is_deeply(list_of($r->{offered_versions}), $e{versions}, "$label: offered_versions");
 	is_deeply(list_of($r->{offered_alpn}), $e{alpn}, "$label: offered_alpn");
