@@ -18,10 +18,13 @@
  * every byte outside printable ASCII written as %HH); audit/format.c
  * writes them as JSON arrays or as one quoted string.
  *
- * On PostgreSQL 19 no hook reaches the context connections are made from,
- * so the raw ClientHello is never seen; what OpenSSL still tells from the
- * session is used instead (offer_from_session), and the pg_hosts.conf line
- * that served the connection is found (capture_host_entry).
+ * On PostgreSQL 19 no hook reaches the context connections are made from;
+ * audit/tls.c sets the message callback on the connection's SSL object
+ * instead, so the raw ClientHello is seen there too.  Should no message
+ * callback have run on a connection (another module replaced it), what
+ * OpenSSL still tells from the session is used (offer_from_session).  On
+ * 19 the pg_hosts.conf line that served the connection is found too
+ * (capture_host_entry).
  *
  * Like the rest of the record's capture this runs in the exit callback,
  * so nothing here raises an error: memory comes from audit_record_alloc()
@@ -289,8 +292,8 @@ capture_host_entry(AuditRecord *rec, SSL *ssl)
 /*
  * Fill the record's offer fields from the connection's first ClientHello,
  * if one was seen and parses; leave them NULL otherwise.  When the
- * handshake ran where no message callback could be set (PostgreSQL 19),
- * fill what the TLS session still gives (offer_from_session).
+ * handshake ran without our message callback (another module replaced
+ * it), fill what the TLS session still gives (offer_from_session).
  */
 void
 audit_offer_capture(AuditRecord *rec, struct ssl_st *ssl)

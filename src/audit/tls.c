@@ -22,6 +22,16 @@
  * record is captured.  A HelloRetryRequest makes the client send a second
  * ClientHello: only the first is kept.  Core sets no message callback.
  *
+ * PostgreSQL 19 makes every connection from a context no hook sees (the
+ * hook is called only for the per-host contexts of pg_hosts.conf, with
+ * ssl_sni = off, and never with ssl_sni = on), and owns the ClientHello
+ * callback.  There a BIO ex_data "new" callback (audit_bio_new), which
+ * OpenSSL calls when core makes the connection's BIO just after its SSL
+ * object, sets the message callback on the connection and tells the hooks
+ * that TLS began; whether a ClientHello arrived is then read from the
+ * session (its client random), and the refused client certificate from
+ * the chain OpenSSL kept.  The same runs on every version, harmlessly.
+ *
  * OpenSSL keeps one ClientHello callback per context and offers no way to
  * read it back, so it cannot be chained: when another module also hooks
  * the TLS initialization, pgtls_audit installs its callback first, lets
@@ -133,8 +143,8 @@ audit_bio_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 /*
  * The refused client certificate.  Where the verification wrapper ran (the
  * ClientHello callback was installed), its copy.  Otherwise (PostgreSQL 19,
- * where core owns the ClientHello callback and, with ssl_sni = on, never
- * calls openssl_tls_init_hook) it is read back from the connection's own
+ * where core owns the ClientHello callback and copies the chosen host's
+ * verification settings into the connection) it is read back from the connection's own
  * SSL object, which still exists while the failed attempt is recorded:
  * OpenSSL keeps the chain it built (SSL_get0_verified_chain, leaf first)
  * and the verification result of the failed handshake, although it never
@@ -251,11 +261,9 @@ audit_tls_client_hello(size_t *len)
 }
 
 /*
- * Whether this connection's handshake ran on a context where the message
- * callback was set.  Not on PostgreSQL 19: core makes every connection
- * from a context of its own that no hook sees (openssl_tls_init_hook is
- * called only for the per-host contexts of pg_hosts.conf, and with
- * ssl_sni = on not at all), so the raw ClientHello is never seen there.
+ * Whether our message callback ran on this connection: set on the serving
+ * context by the TLS init hook (before 19) or on the connection itself by
+ * audit_bio_new (every version).  Not when another module replaced it.
  */
 bool
 audit_tls_hello_observed(void)

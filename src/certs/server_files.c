@@ -41,6 +41,7 @@
 #include "certs/server_files.h"
 #include "certs/parse.h"
 #include "common/files.h"
+#include "common/hosts_file.h"
 #include "common/settings.h"
 
 #include <ctype.h>
@@ -394,7 +395,9 @@ cert_file_rows(ServerCertsState *st, const char *cert_path, const char *ca_path,
 	if (served_fp == NULL || leaf_fp == NULL)
 	{
 		extra_nulls[2] = true;
-		note = "the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
+		note = pgtls_hosts_file_in_use() != NULL ?
+			"with ssl_sni = on the server chooses a certificate per connection from the hosts file (hosts_file) and no module sees its contexts: the served certificate is known only in a TLS session" :
+			"the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
 	}
 	else
 	{

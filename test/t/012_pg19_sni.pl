@@ -133,4 +133,45 @@ for my $c (@cases)
 	}
 }
 
+# is_served of ssl_cert_file (README "What PostgreSQL 19 lets an extension
+# see"): with ssl_sni = on no module sees the per-host contexts, so outside
+# a TLS session it is unknown and the note says why; inside one it is read
+# from the session, whose certificate the client's name chose
+$node->safe_psql('postgres', 'CREATE EXTENSION IF NOT EXISTS pgtls_audit; GRANT pg_monitor TO regress_app');
+my $leaf_q = q{SELECT sha256_fingerprint || '|' || coalesce(is_served::text, 'null')
+  FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1};
+my $served_q = q{SELECT coalesce(string_agg(sha256_fingerprint, ','), 'none')
+  FROM pgtls_audit.server_certificates WHERE source = 'served'};
+my $note_q = q{SELECT coalesce(note, 'null')
+  FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND "position" = 1};
+
+sub tls_query
+{
+	my ($name, $sql) = @_;
+	my $r = attempt($node, user => 'regress_app', password => 'regress_pw', sni_host => $name, sql => $sql);
+	is($r->{rc}, 0, "TLS session as $name works") or diag $r->{stderr};
+	return $r->{stdout};
+}
+
+if ($pg19)
+{
+	is($node->safe_psql('postgres', $leaf_q), "$fp{server}|null",
+		'19, ssl_sni on, socket session: is_served unknown');
+	is($node->safe_psql('postgres', $note_q),
+		'with ssl_sni = on the server chooses a certificate per connection from the hosts file (hosts_file) and no module sees its contexts: the served certificate is known only in a TLS session',
+		'19, ssl_sni on, socket session: the note says why');
+	is(tls_query('db1.test', $leaf_q), "$fp{server}|true", '19: TLS session as db1.test: served ssl_cert_file\'s leaf');
+	is(tls_query('db2.test', $leaf_q), "$fp{server}|false", '19: TLS session as db2.test: not served ssl_cert_file\'s leaf');
+	is(tls_query('db2.test', $served_q), $fp{server_expiring}, '19: TLS session as db2.test: the served row is its line\'s certificate');
+}
+else
+{
+	is($node->safe_psql('postgres', $leaf_q), "$fp{server}|true",
+		'before 19, socket session: ssl_cert_file is served');
+	is($node->safe_psql('postgres', $note_q), 'null', 'before 19, socket session: no note');
+	is(tls_query('db1.test', $leaf_q), "$fp{server}|true", 'before 19: TLS session as db1.test: ssl_cert_file is served');
+	is(tls_query('db2.test', $leaf_q), "$fp{server}|true", 'before 19: TLS session as db2.test: the name changes nothing');
+	is(tls_query('db2.test', $served_q), 'none', 'before 19: TLS session as db2.test: no served row');
+}
+
 done_testing();
