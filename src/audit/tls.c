@@ -144,8 +144,9 @@ audit_bio_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
  * The refused client certificate.  Where the verification wrapper ran (the
  * ClientHello callback was installed), its copy.  Otherwise (PostgreSQL 19,
  * where core owns the ClientHello callback and copies the chosen host's
- * verification settings into the connection) it is read back from the connection's own
- * SSL object, which still exists while the failed attempt is recorded:
+ * verification settings into the connection) it is read back from the
+ * connection's own SSL object, which still exists while the failed
+ * attempt is recorded:
  * OpenSSL keeps the chain it built (SSL_get0_verified_chain, leaf first)
  * and the verification result of the failed handshake, although it never
  * sets the peer certificate.

@@ -92,11 +92,11 @@ static uint64 retained_seq = 0;
  * postmaster that is a reload replacing the context, or a failed reload
  * dropping the new one, and the context is simply forgotten.  A child
  * process creates no context, so when it frees one, it is one it
- * inherited: PostgreSQL 19 keeps its per-host contexts in the postmaster's
- * memory, which every child frees (a backend when its session starts), and
- * makes connections from copies of their certificates.  The newest
- * inherited context was the one in use when the child was forked: keep its
- * leaf, so that a session still knows what it was served.
+ * inherited: PostgreSQL 19 frees its per-host contexts in every child
+ * (observed: auxiliary processes at once, a backend when its session
+ * starts) and makes connections from copies of their certificates.  The
+ * newest inherited context was the one in use when the child was forked:
+ * keep its leaf, so that a session still knows what it was served.
  */
 static void
 tracked_context_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
