@@ -234,7 +234,7 @@ check "$zip holds META.json, pgtls_audit.control, Makefile at pgtls_audit-V/" \
 		unzip -Z1 '$work/pgxn/$zip' | grep -qx '${zip%.zip}/Makefile'"
 check "no pgtls_audit file before pgxn install" test -z "$(ours)"
 t0=$SECONDS
-(cd "$work/pgxn" && pgxn install --yes --testing --pg_config "$pg_config" --make make "./$zip") \
+(cd "$work/pgxn" && pgxn install --yes --pg_config "$pg_config" "./$zip") \
 	>"$work/pgxn.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || tail -n 30 "$work/pgxn.log"
@@ -259,7 +259,7 @@ ext=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$here/pgtls_audit.control")
 check "CREATE EXTENSION pgtls_audit from PGXN: version $ext, preloaded" \
 	test "$out" = "$(printf 'CREATE EXTENSION\n%s\nt|%s' "$ext" "$ext")"
 as_pg "$bindir/pg_ctl" -D "$cl/data" -m fast -w stop >/dev/null 2>&1
-(cd "$work/pgxn" && pgxn uninstall --yes --pg_config "$pg_config" --make make "./$zip") \
+(cd "$work/pgxn" && pgxn uninstall --yes --pg_config "$pg_config" "./$zip") \
 	>>"$work/pgxn.log" 2>&1
 check "pgxn uninstall ./$zip removes every pgtls_audit file" test -z "$(ours)"
 flock -u 9
