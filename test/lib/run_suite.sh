@@ -68,9 +68,9 @@ count_tap layout "$out" $rc
 # (test/lib/check_versions.sh), and a self-test that a mismatch fails
 echo "== versions"
 out=$work/versions.out
-{ bash test/lib/check_versions.sh "$work"; r1=$?
-  bash test/lib/check_versions.sh --self-test "$work"; r2=$?
-  exit $((r1 | r2)); } >"$out" 2>&1
+(bash test/lib/check_versions.sh "$work"; r1=$?
+ bash test/lib/check_versions.sh --self-test "$work"; r2=$?
+ exit $((r1 | r2))) >"$out" 2>&1
 rc=$?
 cat "$out"
 count_tap versions "$out" $rc

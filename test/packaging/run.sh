@@ -80,13 +80,17 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; 
 summary=/tmp/pgtls_audit_package_summary_$v.txt
 finish() {
 	echo "package: $n steps, $pass passed, $fail failed, $skip skipped"
-	local p=$pass f=$fail s=$skip line
-	if [ -n "${suite_summary:-}" ] && [ -f "$suite_summary" ]; then
-		line=$(tail -n 1 "$suite_summary")
-		echo "installed-package suite: $line"
-		p=$((p + $(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
-		f=$((f + $(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
-		s=$((s + $(echo "$line" | sed -n 's/.* \([0-9]*\) skipped$/\1/p')))
+	echo "package test: $((SECONDS - ${lock_wait:-0})) s (not counting ${lock_wait:-0} s waiting for the install lock)"
+	local p=$pass f=$fail s=$skip line x y z
+	if [ -n "${suite_summary:-}" ]; then
+		line=$(tail -n 1 "$suite_summary" 2>/dev/null)
+		echo "installed-package suite: ${line:-no summary}"
+		x=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, [0-9]* failed, [0-9]* skipped$/\1/p')
+		y=$(echo "$line" | sed -n 's/^[0-9]* passed, \([0-9]*\) failed, [0-9]* skipped$/\1/p')
+		z=$(echo "$line" | sed -n 's/^[0-9]* passed, [0-9]* failed, \([0-9]*\) skipped$/\1/p')
+		# a suite that ended without its closing line failed
+		[ -n "$y" ] || { x=0; y=1; z=0; }
+		p=$((p + x)); f=$((f + y)); s=$((s + z))
 	fi
 	echo "$p passed, $f failed, $s skipped" | tee "$summary"
 	cd /
@@ -178,7 +182,10 @@ check "lintian: no error, no warning (overrides in debian/lintian-overrides.in)"
 
 # ---- 4. install the package into a server without make-installed files
 exec 9>"/tmp/pgtls_audit_install_$v.lock"
+t0=$SECONDS
 flock 9
+lock_wait=$((SECONDS - t0))
+echo "waited ${lock_wait} s for the install lock (test/run of another checkout)"
 echo "== installing $pkg"
 ours() {
 	ls -d "$sharedir"/extension/pgtls_audit.control "$sharedir"/extension/pgtls_audit--*.sql \
