@@ -146,11 +146,12 @@ if [ $rc -ne 0 ]; then
 	finish
 fi
 ok "dpkg-buildpackage -us -uc -b in ${build_s} s"
-if grep -q 'warning:' "$work/build.log"; then
-	grep 'warning:' "$work/build.log"
-	nok "the package build has no compiler warnings"
+# the compiler's (file:line: warning:) and dpkg's or debhelper's own
+if grep -qE 'warning:' "$work/build.log"; then
+	grep -E 'warning:' "$work/build.log"
+	nok "the package build has no warnings (compiler, dpkg, debhelper)"
 else
-	ok "the package build has no compiler warnings"
+	ok "the package build has no warnings (compiler, dpkg, debhelper)"
 fi
 if [ -f "$deb" ]; then
 	ok "built $(basename "$deb")"
