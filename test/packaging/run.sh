@@ -104,7 +104,16 @@ finish() {
 }
 
 echo "== packaging tools"
-install_packaging_tools || { nok "install the packaging tools"; finish; }
+if ! install_packaging_tools; then
+	if [ "$v" = 15 ]; then
+		nok "install the packaging tools"
+	else
+		# as test/pgroot.sh does when the archive cannot deliver a root
+		echo "!!!!!!!! PostgreSQL $v package test SKIPPED: apt-get could not install the packaging tools in this root !!!!!!!!"
+		skp "the package test for $v: the packaging tools could not be installed"
+	fi
+	finish
+fi
 
 pg_config=/usr/lib/postgresql/$v/bin/pg_config
 [ -x "$pg_config" ] || { nok "PostgreSQL $v is installed ($pg_config)"; finish; }
