@@ -50,6 +50,46 @@ check() {
 	fi
 	expect "META.json provides.pgtls_audit.version" "$provides" "$meta"
 
+	# the fields PGXN's meta-spec 1.0.0 requires, and the values it allows
+	local spec
+	spec=$(perl -MJSON::PP -e 'local $/; my $m = decode_json(<STDIN>); my @e;
+		for my $k (qw(name abstract version maintainer license provides meta-spec)) {
+			push @e, "no $k" unless defined $m->{$k} }
+		push @e, "meta-spec.version is not 1.0.0"
+			unless ($m->{"meta-spec"}{version} // "") eq "1.0.0";
+		push @e, "name is not pgtls_audit" unless ($m->{name} // "") eq "pgtls_audit";
+		my %lic = map { $_ => 1 } qw(agpl_3 apache_1_1 apache_2_0 artistic_1
+			artistic_2 bsd freebsd gfdl_1_2 gfdl_1_3 gpl_1 gpl_2 gpl_3 lgpl_2_1
+			lgpl_3_0 mit mozilla_1_0 mozilla_1_1 openssl perl_5 postgresql
+			qpl_1_0 ssleay sun zlib open_source restricted unrestricted unknown);
+		for my $l (ref $m->{license} eq "ARRAY" ? @{$m->{license}} :
+			ref $m->{license} eq "HASH" ? () : ($m->{license} // ())) {
+			push @e, "license $l is not a meta-spec name" unless $lic{$l} }
+		push @e, "release_status is not stable, testing or unstable"
+			if defined $m->{release_status} &&
+				$m->{release_status} !~ /^(stable|testing|unstable)$/;
+		for my $x (sort keys %{$m->{provides} // {}}) {
+			my $p = $m->{provides}{$x};
+			push @e, "provides.$x has no file" unless defined $p->{file};
+			push @e, "provides.$x.version is not X.Y.Z"
+				unless ($p->{version} // "") =~ /^\d+\.\d+\.\d+$/ }
+		push @e, "prereqs.runtime.requires.PostgreSQL is not 15.0.0"
+			unless ($m->{prereqs}{runtime}{requires}{PostgreSQL} // "") eq "15.0.0";
+		print join("; ", @e)' <"$dir/META.json" 2>&1)
+	if [ -z "$spec" ]; then
+		ok "META.json has meta-spec 1.0.0's required fields with allowed values"
+	else
+		nok "META.json: $spec"
+	fi
+	local pf
+	pf=$(perl -MJSON::PP -e 'local $/; print decode_json(<STDIN>)->{provides}{pgtls_audit}{file} // ""' \
+		<"$dir/META.json" 2>/dev/null)
+	if [ -n "$pf" ] && [ -f "$dir/$pf" ]; then
+		ok "META.json provides.pgtls_audit.file exists: $pf"
+	else
+		nok "META.json provides.pgtls_audit.file '$pf' does not exist"
+	fi
+
 	deb=$(sed -n '1s/^pgtls-audit (\([^)]*\)).*/\1/p' "$dir/debian/changelog")
 	expect "debian/changelog upstream version" "${deb%-*}" "$meta"
 
@@ -95,6 +135,8 @@ self_test() {
 		"Makefile|s/^DATA_built = .*/DATA_built = pgtls_audit--9.9.sql/"
 		"META.json|0,/\"version\": \"[^\"]*\"/s//\"version\": \"9.9.0\"/"
 		"META.json|/\"provides\"/,/}/s/\"version\": \"[^\"]*\"/\"version\": \"9.9.0\"/"
+		"META.json|s/\"version\": \"1\.0\.0\"/\"version\": \"0.9.0\"/"
+		"META.json|s/\"license\": \"[^\"]*\"/\"license\": \"proprietary\"/"
 		"debian/changelog|1s/(\([^)]*\))/(9.9.0-1)/"
 		"README.md|s/the current version is \*\*[^*]*\*\*/the current version is **9.9**/"
 		"README.md|0,/pgtls_audit-[0-9.]*[0-9]\.zip/s//pgtls_audit-9.9.0.zip/"
