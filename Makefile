@@ -98,3 +98,18 @@ endif
 
 pgtls_audit--1.1.sql: $(addprefix $(srcdir)/,$(SQL_FRAGMENTS))
 	cat $^ > $@
+
+# ---- release: the PGXN distribution and the Debian package (README,
+# "Install").  The release version is META.json's "version" (its X.Y is
+# default_version; test/lib/check_versions.sh checks that pgtls_audit.control,
+# META.json, debian/changelog and the README agree).  `make dist` archives
+# the committed tree at HEAD (not the work tree) into
+# pgtls_audit-VERSION.zip, as PGXN wants it.  debian/ builds with
+# dpkg-buildpackage through pg_buildext (VPATH builds in build-N/).
+DIST_VERSION = $(shell perl -MJSON::PP -e 'local $$/; print decode_json(<>)->{version}' $(srcdir)/META.json)
+DIST_ZIP = pgtls_audit-$(DIST_VERSION).zip
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=pgtls_audit-$(DIST_VERSION)/ \
+		-o $(abspath $(DIST_ZIP)) HEAD
+	@echo $(DIST_ZIP)
+.PHONY: dist
