@@ -251,7 +251,7 @@ WHERE n < (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'
 -- two (made one after the other), so with the dates cut out their lines
 -- are listed in text order (their order by date is tested in 004)
 ORDER BY CASE WHEN n > cs AND l <> '' THEN cs + 0.5 ELSE n END, report;
--- its last section, the protocol and cipher mix of TCP attempts, counts
+-- its section on the protocol and cipher mix of TCP attempts counts
 -- exactly the audit records of TCP attempts in the server log
 WITH rec AS (
   SELECT (m[1])::jsonb AS r
@@ -272,6 +272,8 @@ from_report AS (
   FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
   WHERE n > (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
               WHERE l = '== Protocols and ciphers of recent connections')
+    AND n < (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
+              WHERE l LIKE '== Why connections fail%')
     AND l <> '')
 SELECT cardinality(from_log.lines) > 0 AS has_lines, from_report.lines = from_log.lines AS same_as_log
 FROM from_log, from_report;

@@ -59,7 +59,8 @@ INSERT INTO decision VALUES
   ('function pgtls_audit._config_findings(text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit._config_findings(NULL)'),
   ('function pgtls_audit.check_config(text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.check_config()'),
   ('view pgtls_audit.findings', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.findings'),
-  ('function pgtls_audit.report()', 'pg_monitor', 'SELECT pgtls_audit.report()');
+  ('function pgtls_audit.report()', 'pg_monitor', 'SELECT pgtls_audit.report()'),
+  ('function pgtls_audit.diagnose(interval)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.diagnose()');
 
 -- every function and view of the extension, from the catalog
 CREATE TEMP VIEW member AS
