@@ -116,6 +116,7 @@ BEGIN
                 WHEN e.j->>'event' = 'handshake' AND e.j->>'outcome' = 'aborted'
                      AND e.r LIKE 'client closed the connection after the TLS handshake%'
                 THEN CASE WHEN e.j->>'sni' IS NOT NULL AND srv IS NOT NULL
+                               AND e.j->>'sni' !~ '^[0-9.]+$' AND pg_catalog.strpos(e.j->>'sni', ':') = 0
                                AND NOT EXISTS (
                                    SELECT 1 FROM pg_catalog.jsonb_array_elements_text(srv->'subject_alt_names') n(v)
                                     WHERE n.v LIKE 'DNS:%'
