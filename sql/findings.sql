@@ -267,14 +267,17 @@ mix AS (
 from_log AS (
   SELECT array_agg(format('  %6s  %-10s %s', n, protocol, cipher) ORDER BY n DESC, protocol, cipher) AS lines
   FROM mix),
+report AS (
+  SELECT l, n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)),
+section AS (
+  SELECT (SELECT n FROM report WHERE l = '== Protocols and ciphers of recent connections') AS first,
+         (SELECT min(n) FROM report
+           WHERE l LIKE '== %'
+             AND n > (SELECT n FROM report WHERE l = '== Protocols and ciphers of recent connections')) AS next),
 from_report AS (
   SELECT array_agg(l ORDER BY n) AS lines
-  FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
-  WHERE n > (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
-              WHERE l = '== Protocols and ciphers of recent connections')
-    AND n < (SELECT n FROM regexp_split_to_table((SELECT pgtls_audit.report()), E'\n') WITH ORDINALITY AS t(l, n)
-              WHERE l LIKE '== Why connections fail%')
-    AND l <> '')
+  FROM report, section
+  WHERE n > section.first AND n < section.next AND l <> '')
 SELECT cardinality(from_log.lines) > 0 AS has_lines, from_report.lines = from_log.lines AS same_as_log
 FROM from_log, from_report;
 

@@ -39,6 +39,8 @@ INSERT INTO decision VALUES
   ('view pgtls_audit.hba_usage', 'pg_read_all_stats', 'SELECT count(*) FROM pgtls_audit.hba_usage'),
   ('function pgtls_audit.stats_raw()', 'public', 'SELECT * FROM pgtls_audit.stats_raw()'),
   ('view pgtls_audit.stats', 'public', 'SELECT count(*) FROM pgtls_audit.stats'),
+  ('function pgtls_audit.client_fingerprints_raw()', 'pg_read_all_stats', 'SELECT count(*) FROM pgtls_audit.client_fingerprints_raw()'),
+  ('view pgtls_audit.client_fingerprints', 'pg_read_all_stats', 'SELECT count(*) FROM pgtls_audit.client_fingerprints'),
   ('function pgtls_audit.reset()', 'none', 'SELECT pgtls_audit.reset()'),
   ('function pgtls_audit.certificate_info(text)', 'public', 'SELECT count(*) FROM pgtls_audit.certificate_info(' || quote_literal(:'pem') || '::text)'),
   ('function pgtls_audit.certificate_info(bytea)', 'public', 'SELECT count(*) FROM pgtls_audit.certificate_info(convert_to(' || quote_literal(:'pem') || ', ''UTF8''))'),
@@ -59,6 +61,8 @@ INSERT INTO decision VALUES
   ('function pgtls_audit._config_findings(text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit._config_findings(NULL)'),
   ('function pgtls_audit.check_config(text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.check_config()'),
   ('view pgtls_audit.findings', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.findings'),
+  ('function pgtls_audit.tls_group_key(text)', 'public', 'SELECT pgtls_audit.tls_group_key(''P-256'')'),
+  ('function pgtls_audit.settings_impact(text,text,text,text,text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.settings_impact()'),
   ('function pgtls_audit.report()', 'pg_monitor', 'SELECT pgtls_audit.report()'),
   ('function pgtls_audit.diagnose(interval)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.diagnose()');
 

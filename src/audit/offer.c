@@ -28,6 +28,7 @@
  */
 #include "pgtls_audit.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "audit/client_hello.h"
@@ -36,13 +37,10 @@
 #include "audit/tls.h"
 #include "common/x509.h"
 
-/* Longest name written for one value (OpenSSL suite names are shorter) */
-#define OFFER_NAME_MAX 64
-
 /* A list being built in a fixed buffer, then copied into the record. */
 typedef struct OfferList
 {
-	char		buf[PGTLS_CH_MAX_CIPHERS * (OFFER_NAME_MAX + 1) + 1];
+	char		buf[AUDIT_OFFER_MAX_CIPHERS * AUDIT_OFFER_NAME_LEN + 1];
 	size_t		len;
 } OfferList;
 
@@ -70,70 +68,107 @@ offer_list_copy(AuditRecord *rec, const OfferList *l)
 	return s;
 }
 
+/*
+ * The name of one offered value, into buf (at least AUDIT_OFFER_NAME_LEN
+ * bytes): a version as ssl_min_protocol_version spells it, a cipher suite
+ * or group by OpenSSL's name where OpenSSL knows it, else 0xHHHH.  ssl
+ * may be NULL (hex only for suites and groups).
+ */
+const char *
+audit_offer_value_name(AuditOfferKind kind, uint16 v, struct ssl_st *ssl,
+					   char *buf)
+{
+	const char *name = NULL;
+
+	switch (kind)
+	{
+		case AUDIT_OFFER_VERSION:
+			return pgtls_tls_version_name(v, buf);
+		case AUDIT_OFFER_CIPHER:
+			{
+				unsigned char wire[2] = {v >> 8, v & 0xff};
+				const SSL_CIPHER *c = ssl ? SSL_CIPHER_find(ssl, wire) : NULL;
+
+				name = c ? SSL_CIPHER_get_name(c) : NULL;
+				break;
+			}
+		case AUDIT_OFFER_GROUP:
+			/* a TLS group id goes in as TLSEXT_nid_unknown | id (t1_lib.c) */
+			name = ssl ? SSL_group_to_name(ssl, TLSEXT_nid_unknown | v) : NULL;
+			if (name != NULL && strncmp(name, "0x", 2) == 0)
+				name = NULL;
+			break;
+	}
+	if (name != NULL && strlen(name) < AUDIT_OFFER_NAME_LEN)
+		return strcpy(buf, name);
+	snprintf(buf, AUDIT_OFFER_NAME_LEN, "0x%04x", v);
+	return buf;
+}
+
+/*
+ * An SSL object of this backend for naming values outside a connection
+ * (the inventory's views): created once, never freed; NULL if OpenSSL
+ * cannot make one (values are then named in hex).
+ */
+struct ssl_st *
+audit_offer_naming_ssl(void)
+{
+	static SSL_CTX *ctx = NULL;
+	static SSL *ssl = NULL;
+
+	if (ssl == NULL && ctx == NULL)
+	{
+		ctx = SSL_CTX_new(TLS_method());
+		if (ctx != NULL)
+			ssl = SSL_new(ctx);
+		ERR_clear_error();
+	}
+	return ssl;
+}
+
+/* A list of offered values as comma-separated names */
 static char *
-offered_versions(AuditRecord *rec, const PgtlsClientHello *ch)
+offer_list_names(AuditRecord *rec, AuditOfferKind kind, const uint16 *values,
+				 int n, SSL *ssl)
 {
 	OfferList	l = {{0}, 0};
-	char		name[8];
+	char		name[AUDIT_OFFER_NAME_LEN];
 
+	for (int i = 0; i < n; i++)
+		offer_list_add(&l, audit_offer_value_name(kind, values[i], ssl, name));
+	return offer_list_copy(rec, &l);
+}
+
+/* Copy a parsed list into the record's offer, GREASE values left out */
+static uint8
+offer_copy_values(uint16 *dst, int max, const uint16_t *src, int n)
+{
+	int			k = 0;
+
+	for (int i = 0; i < n && k < max; i++)
+		if (!pgtls_tls_grease(src[i]))
+			dst[k++] = src[i];
+	return (uint8) k;
+}
+
+static void
+offer_fill(AuditOffer *o, const PgtlsClientHello *ch)
+{
+	memset(o, 0, sizeof(*o));
 	if (ch->nversions == 0)
-		offer_list_add(&l, pgtls_tls_version_name(ch->legacy_version, name));
-	for (int i = 0; i < ch->nversions; i++)
-		if (!pgtls_tls_grease(ch->versions[i]))
-			offer_list_add(&l, pgtls_tls_version_name(ch->versions[i], name));
-	return offer_list_copy(rec, &l);
-}
-
-static char *
-offered_ciphers(AuditRecord *rec, const PgtlsClientHello *ch, SSL *ssl)
-{
-	OfferList	l = {{0}, 0};
-
-	for (int i = 0; i < ch->nciphers; i++)
 	{
-		uint16_t	v = ch->ciphers[i];
-		unsigned char wire[2] = {v >> 8, v & 0xff};
-		const SSL_CIPHER *c = ssl ? SSL_CIPHER_find(ssl, wire) : NULL;
-		char		hex[8];
-
-		if (pgtls_tls_grease(v))
-			continue;
-		if (c != NULL && SSL_CIPHER_get_name(c) != NULL &&
-			strlen(SSL_CIPHER_get_name(c)) <= OFFER_NAME_MAX)
-			offer_list_add(&l, SSL_CIPHER_get_name(c));
-		else
-		{
-			snprintf(hex, sizeof(hex), "0x%04x", v);
-			offer_list_add(&l, hex);
-		}
+		o->versions[0] = ch->legacy_version;
+		o->nversions = 1;
 	}
-	return offer_list_copy(rec, &l);
-}
-
-static char *
-offered_groups(AuditRecord *rec, const PgtlsClientHello *ch, SSL *ssl)
-{
-	OfferList	l = {{0}, 0};
-
-	for (int i = 0; i < ch->ngroups; i++)
-	{
-		uint16_t	v = ch->groups[i];
-		/* a TLS group id is passed as TLSEXT_nid_unknown | id (ssl/t1_lib.c) */
-		const char *name = ssl ? SSL_group_to_name(ssl, TLSEXT_nid_unknown | v) : NULL;
-		char		hex[8];
-
-		if (pgtls_tls_grease(v))
-			continue;
-		if (name != NULL && strlen(name) <= OFFER_NAME_MAX &&
-			strncmp(name, "0x", 2) != 0)
-			offer_list_add(&l, name);
-		else
-		{
-			snprintf(hex, sizeof(hex), "0x%04x", v);
-			offer_list_add(&l, hex);
-		}
-	}
-	return offer_list_copy(rec, &l);
+	else
+		o->nversions = offer_copy_values(o->versions, AUDIT_OFFER_MAX_VERSIONS,
+										 ch->versions, ch->nversions);
+	o->nciphers = offer_copy_values(o->ciphers, AUDIT_OFFER_MAX_CIPHERS,
+									ch->ciphers, ch->nciphers);
+	o->ngroups = offer_copy_values(o->groups, AUDIT_OFFER_MAX_GROUPS,
+								   ch->groups, ch->ngroups);
+	o->nkeyshares = offer_copy_values(o->keyshares, AUDIT_OFFER_MAX_GROUPS,
+									  ch->keyshares, ch->nkeyshares);
 }
 
 /* An ALPN protocol name as list text: ',', '%' and non-printables as %HH */
@@ -188,9 +223,17 @@ audit_offer_capture(AuditRecord *rec, struct ssl_st *ssl)
 		if (rec->sni)
 			pgtls_make_valid_utf8(rec->sni, ch.sni, ch.sni_len);
 	}
-	rec->offered_versions = offered_versions(rec, &ch);
-	rec->offered_ciphers = offered_ciphers(rec, &ch, ssl);
-	rec->offered_groups = offered_groups(rec, &ch, ssl);
+	offer_fill(&rec->offer, &ch);
+	rec->has_offer = true;
+	rec->offered_versions = offer_list_names(rec, AUDIT_OFFER_VERSION,
+											 rec->offer.versions,
+											 rec->offer.nversions, ssl);
+	rec->offered_ciphers = offer_list_names(rec, AUDIT_OFFER_CIPHER,
+											rec->offer.ciphers,
+											rec->offer.nciphers, ssl);
+	rec->offered_groups = offer_list_names(rec, AUDIT_OFFER_GROUP,
+										   rec->offer.groups,
+										   rec->offer.ngroups, ssl);
 	rec->offered_alpn = ch.nalpn > 0 ? offered_alpn(rec, &ch) : NULL;
 	pgtls_ja4(&ch, ja4);
 	rec->ja4 = audit_record_alloc(rec, strlen(ja4) + 1);

@@ -41,6 +41,28 @@ typedef enum AuditPolicy
 } AuditPolicy;
 
 /*
+ * What the ClientHello offered, as numbers in wire order with GREASE values
+ * left out (audit/offer.c fills it; the inventory keeps it and names the
+ * values when it is read).  Sized for what the parser keeps
+ * (PGTLS_CH_MAX_*), so nothing is cut on the way.
+ */
+#define AUDIT_OFFER_MAX_VERSIONS	16
+#define AUDIT_OFFER_MAX_CIPHERS		128
+#define AUDIT_OFFER_MAX_GROUPS		32
+
+typedef struct AuditOffer
+{
+	uint8		nversions;
+	uint8		nciphers;
+	uint8		ngroups;
+	uint8		nkeyshares;
+	uint16		versions[AUDIT_OFFER_MAX_VERSIONS];
+	uint16		ciphers[AUDIT_OFFER_MAX_CIPHERS];
+	uint16		groups[AUDIT_OFFER_MAX_GROUPS];
+	uint16		keyshares[AUDIT_OFFER_MAX_GROUPS];
+} AuditOffer;
+
+/*
  * One connection attempt.  Strings live in the record's memory context
  * (audit/record.c); NULL means unknown.  Numbers use -1 for unknown.
  */
@@ -83,6 +105,8 @@ typedef struct AuditRecord
 	char	   *offered_groups;
 	char	   *offered_alpn;
 	char	   *ja4;
+	bool		has_offer;		/* offer below is filled */
+	AuditOffer	offer;
 	bool		capture_failed; /* a value could not be copied (no memory) */
 } AuditRecord;
 

@@ -210,6 +210,206 @@ CREATE VIEW findings AS
 COMMENT ON VIEW findings IS
 'One row per misconfiguration finding (ssl, ciphers, certificates, hba, auth), most severe first';
 
+-- What a change of the TLS settings would do to the clients seen: the
+-- offered versions, suites and groups of each ClientHello fingerprint
+-- (client_fingerprints) against the proposed settings, the suites expanded
+-- by OpenSSL itself (expand_ciphers).
+
+-- A TLS group name as a comparable key: lower case, OpenSSL's aliases of
+-- the NIST curves folded, and the hex form in which a ClientHello's group
+-- is shown when this server's OpenSSL does not know it mapped to its name.
+CREATE FUNCTION tls_group_key(name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE k
+         WHEN 'prime256v1' THEN 'secp256r1' WHEN 'p-256' THEN 'secp256r1'
+         WHEN 'p-384' THEN 'secp384r1' WHEN 'p-521' THEN 'secp521r1'
+         WHEN '0x0017' THEN 'secp256r1' WHEN '0x0018' THEN 'secp384r1'
+         WHEN '0x0019' THEN 'secp521r1' WHEN '0x001d' THEN 'x25519'
+         WHEN '0x001e' THEN 'x448' WHEN '0x0100' THEN 'ffdhe2048'
+         WHEN '0x0101' THEN 'ffdhe3072' WHEN '0x0102' THEN 'ffdhe4096'
+         WHEN '0x0103' THEN 'ffdhe6144' WHEN '0x0104' THEN 'ffdhe8192'
+         WHEN '0x0200' THEN 'mlkem512' WHEN '0x0201' THEN 'mlkem768'
+         WHEN '0x0202' THEN 'mlkem1024' WHEN '0x11eb' THEN 'secp256r1mlkem768'
+         WHEN '0x11ec' THEN 'x25519mlkem768' WHEN '0x11ed' THEN 'secp384r1mlkem1024'
+         ELSE k END
+  FROM (SELECT lower(btrim(ltrim(btrim($1), '?*'))) AS k) s
+$$;
+COMMENT ON FUNCTION tls_group_key(text) IS
+'A TLS group name as settings_impact() compares it: lower case, NIST curve aliases folded (prime256v1 = P-256 = secp256r1), 0xHHHH group ids named';
+
+CREATE FUNCTION settings_impact(
+    ssl_min_protocol_version text DEFAULT NULL,
+    ssl_max_protocol_version text DEFAULT NULL,
+    ssl_ciphers text DEFAULT NULL,
+    ssl_tls13_ciphers text DEFAULT NULL,
+    ssl_groups text DEFAULT NULL,
+    OUT ja4 text, OUT highest_offered_version text, OUT user_names text[],
+    OUT application_names text[], OUT client_addresses integer,
+    OUT connections bigint, OUT last_seen timestamptz,
+    OUT breaks boolean, OUT why text, OUT would_negotiate text,
+    OUT post_quantum boolean)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    p_min text := $1;
+    p_max text := $2;
+    p_ciphers text := $3;
+    p_tls13 text := $4;
+    p_groups text := $5;
+    has_tls13_guc boolean := current_setting('server_version_num')::integer >= 180000;
+    lo integer;
+    hi integer;
+    srv_groups text[];
+    f record;
+    vers integer[];
+    common_groups text[];
+    suite text;
+    v12 integer;
+    any_cipher boolean;
+    s_name text[];
+    s_min integer[];
+    s_max integer[];
+    s_ecdhe boolean[];
+BEGIN
+    IF p_tls13 IS NOT NULL AND NOT has_tls13_guc THEN
+        RAISE EXCEPTION 'ssl_tls13_ciphers requires PostgreSQL 18 or later'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Before PostgreSQL 18 the server uses OpenSSL''s default TLSv1.3 cipher suites; leave ssl_tls13_ciphers NULL.';
+    END IF;
+    p_min := COALESCE(p_min, current_setting('ssl_min_protocol_version'));
+    p_max := COALESCE(p_max, current_setting('ssl_max_protocol_version'));
+    p_ciphers := COALESCE(p_ciphers, current_setting('ssl_ciphers'));
+    IF has_tls13_guc THEN
+        p_tls13 := COALESCE(p_tls13, current_setting('ssl_tls13_ciphers'));
+    END IF;
+    -- the key exchange groups: ssl_groups on 18+, one curve before
+    p_groups := COALESCE(p_groups,
+                         CASE WHEN has_tls13_guc THEN current_setting('ssl_groups')
+                              ELSE current_setting('ssl_ecdh_curve') END);
+    lo := CASE lower(p_min) WHEN '' THEN 1 WHEN 'tlsv1' THEN 1 WHEN 'tlsv1.1' THEN 2
+                            WHEN 'tlsv1.2' THEN 3 WHEN 'tlsv1.3' THEN 4 END;
+    hi := CASE lower(p_max) WHEN '' THEN 4 WHEN 'tlsv1' THEN 1 WHEN 'tlsv1.1' THEN 2
+                            WHEN 'tlsv1.2' THEN 3 WHEN 'tlsv1.3' THEN 4 END;
+    IF lo IS NULL OR hi IS NULL THEN
+        RAISE EXCEPTION 'invalid value for a TLS protocol version: "%"',
+                        CASE WHEN lo IS NULL THEN p_min ELSE p_max END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid values are TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 and the empty string.';
+    END IF;
+    IF lo > hi THEN
+        RAISE EXCEPTION 'ssl_min_protocol_version "%" is higher than ssl_max_protocol_version "%"',
+                        p_min, p_max
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT array_agg(pgtls_audit.tls_group_key(g)) INTO srv_groups
+      FROM unnest(regexp_split_to_array(p_groups, '[:/,]')) g
+     WHERE btrim(g) <> '' AND left(btrim(g), 1) <> '-';
+    srv_groups := COALESCE(srv_groups, '{}');
+
+    -- the suites the server would agree to, in its order of preference
+    -- (arrays, not a temporary table: this also runs on a standby)
+    SELECT array_agg(e.name ORDER BY e.ord),
+           array_agg(CASE e.protocol WHEN 'TLSv1.3' THEN 4 WHEN 'TLSv1.2' THEN 3 ELSE 1 END ORDER BY e.ord),
+           array_agg(CASE e.protocol WHEN 'TLSv1.3' THEN 4 ELSE 3 END ORDER BY e.ord),
+           array_agg(e.kx LIKE 'ECDHE%' ORDER BY e.ord)
+      INTO s_name, s_min, s_max, s_ecdhe
+      FROM pgtls_audit.expand_ciphers(p_ciphers, p_tls13, p_min, p_max)
+           WITH ORDINALITY AS e(name, standard_name, protocol, kx, auth, encryption,
+                                bits, mac, forward_secrecy, negotiable, weakness,
+                                severity, ord)
+     WHERE e.negotiable;
+
+    FOR f IN SELECT * FROM pgtls_audit.client_fingerprints c
+              ORDER BY c.connections DESC, c.ja4
+    LOOP
+        ja4 := f.ja4;
+        highest_offered_version := f.highest_offered_version;
+        user_names := f.user_names;
+        application_names := f.application_names;
+        client_addresses := f.client_addresses;
+        connections := f.connections;
+        last_seen := f.last_seen;
+        would_negotiate := NULL;
+        why := NULL;
+        post_quantum := false;
+        SELECT array_agg(DISTINCT r ORDER BY r) INTO vers
+          FROM (SELECT CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
+                              WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 END AS r
+                  FROM unnest(f.offered_versions) v) s
+         WHERE r BETWEEN lo AND hi;
+        SELECT array_agg(k) INTO common_groups
+          FROM (SELECT pgtls_audit.tls_group_key(g) AS k FROM unnest(f.offered_groups) g) s
+         WHERE k = ANY (srv_groups);
+        common_groups := COALESCE(common_groups, '{}');
+        any_cipher := false;
+
+        -- TLS 1.3: a common suite and a common group
+        IF 4 = ANY (vers) THEN
+            SELECT s.name INTO suite
+              FROM unnest(s_name, s_min) WITH ORDINALITY AS s(name, min_rank, ord)
+             WHERE s.min_rank = 4 AND s.name = ANY (f.offered_ciphers)
+             ORDER BY s.ord LIMIT 1;
+            any_cipher := suite IS NOT NULL;
+            IF suite IS NOT NULL AND cardinality(common_groups) > 0 THEN
+                would_negotiate := 'TLSv1.3 ' || suite;
+            END IF;
+        END IF;
+        -- else the highest common version below 1.3: a suite allowed in
+        -- it, and a common group for ECDHE suites
+        SELECT max(r) INTO v12 FROM unnest(vers) r WHERE r <= 3;
+        IF would_negotiate IS NULL AND v12 IS NOT NULL THEN
+            any_cipher := any_cipher OR EXISTS (
+                SELECT 1 FROM unnest(s_name, s_min, s_max) AS s(name, min_rank, max_rank)
+                 WHERE s.min_rank <= v12 AND s.max_rank >= v12 AND s.max_rank < 4
+                   AND s.name = ANY (f.offered_ciphers));
+            SELECT s.name INTO suite
+              FROM unnest(s_name, s_min, s_max, s_ecdhe) WITH ORDINALITY
+                   AS s(name, min_rank, max_rank, ecdhe, ord)
+             WHERE s.min_rank <= v12 AND s.max_rank >= v12 AND s.max_rank < 4
+               AND s.name = ANY (f.offered_ciphers)
+               AND (NOT s.ecdhe OR cardinality(common_groups) > 0)
+             ORDER BY s.ord LIMIT 1;
+            IF suite IS NOT NULL THEN
+                would_negotiate := CASE v12 WHEN 3 THEN 'TLSv1.2 ' WHEN 2 THEN 'TLSv1.1 '
+                                            ELSE 'TLSv1 ' END || suite;
+            END IF;
+        END IF;
+
+        breaks := would_negotiate IS NULL;
+        IF breaks THEN
+            IF vers IS NULL THEN
+                why := CASE
+                    WHEN f.highest_offered_version IS NULL THEN 'no common protocol version'
+                    WHEN (SELECT max(CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
+                                            WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 ELSE 0 END)
+                            FROM unnest(f.offered_versions) v) < lo
+                    THEN format('no common protocol version (client offers at most %s)',
+                                f.highest_offered_version)
+                    ELSE format('no common protocol version (server allows at most %s)', p_max)
+                END;
+            ELSIF NOT any_cipher THEN
+                why := 'no common cipher suite';
+            ELSE
+                why := 'no common group';
+            END IF;
+        ELSE
+            post_quantum := EXISTS (SELECT 1 FROM unnest(common_groups) g
+                                     WHERE g LIKE '%mlkem%' OR g LIKE '%kyber%')
+                            AND would_negotiate LIKE 'TLSv1.3 %';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION settings_impact(text, text, text, text, text) IS
+'For each client fingerprint seen: would it still complete a TLS handshake under the proposed settings (NULL: as the server has them), and if not why';
+
 -- One text report for psql.
 CREATE FUNCTION report()
 RETURNS text
@@ -222,6 +422,10 @@ DECLARE
     n integer;
     fs pgtls_audit.findings[];
     server text;
+    fr record;
+    -- forward secrecy and AEAD only (what "If you harden" proposes)
+    pgtls_audit_hardened_ciphers constant text :=
+        'ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL';
 BEGIN
     -- the server: cluster_name, else the data directory (pg_settings shows
     -- it to pg_read_all_settings, which pg_monitor includes), and the port
@@ -336,6 +540,83 @@ BEGIN
         out := out || E'  not available (connection inventory not installed)\n';
     END IF;
 
+    out := out || E'\n== If you harden\n';
+    IF pg_catalog.to_regclass('pgtls_audit.client_fingerprints') IS NOT NULL THEN
+        BEGIN
+            -- raising the minimum to TLSv1.3 lifts any lower maximum
+            FOR r IN SELECT t.label, t.args FROM (VALUES
+                       (1, 'ssl_min_protocol_version = ''TLSv1.3''', ARRAY['TLSv1.3', '', NULL]),
+                       (2, 'ssl_ciphers = ''' || pgtls_audit_hardened_ciphers || '''',
+                        ARRAY[NULL, NULL, pgtls_audit_hardened_ciphers])) t(ord, label, args)
+                      ORDER BY t.ord
+            LOOP
+                n := 0;
+                out := out || pg_catalog.format(E'  with %s:\n', r.label);
+                FOR fr IN SELECT i.* FROM pgtls_audit.settings_impact(
+                                 ssl_min_protocol_version => r.args[1],
+                                 ssl_max_protocol_version => r.args[2],
+                                 ssl_ciphers => r.args[3]) i
+                           WHERE i.breaks ORDER BY i.connections DESC, i.ja4
+                LOOP
+                    n := n + 1;
+                    out := out || pg_catalog.format(E'    breaks %s (%s connections; users %s; %s client addresses): %s\n',
+                                                    fr.ja4, fr.connections,
+                                                    COALESCE(NULLIF(pg_catalog.array_to_string(fr.user_names, ', '), ''), '-'),
+                                                    fr.client_addresses, fr.why);
+                END LOOP;
+                IF n = 0 THEN
+                    out := out || E'    no client seen would break\n';
+                END IF;
+            END LOOP;
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state THEN
+                out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
+            WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
+                out := out || E'  not available\n';
+        END;
+    ELSE
+        out := out || E'  not available (client fingerprints not installed)\n';
+    END IF;
+
+    out := out || E'\n== Post-quantum readiness\n';
+    IF pg_catalog.to_regclass('pgtls_audit.client_fingerprints') IS NOT NULL THEN
+        BEGIN
+            SELECT count(*) AS fps, COALESCE(sum(c.connections), 0) AS conns,
+                   count(*) FILTER (WHERE c.offers_post_quantum) AS pq_fps,
+                   COALESCE(sum(c.connections) FILTER (WHERE c.offers_post_quantum), 0) AS pq_conns
+              INTO fr FROM pgtls_audit.client_fingerprints c;
+            out := out || pg_catalog.format(E'  %s of %s client fingerprints (%s of %s connections) offer a post-quantum key exchange group\n',
+                                            fr.pq_fps, fr.fps, fr.pq_conns, fr.conns);
+            SELECT count(*) FILTER (WHERE i.post_quantum) AS now_pq INTO n
+              FROM pgtls_audit.settings_impact() i;
+            out := out || pg_catalog.format(E'  with the server''s groups (%s): %s of them would use it\n',
+                                            CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 180000
+                                                 THEN 'ssl_groups = ' || pg_catalog.current_setting('ssl_groups')
+                                                 ELSE 'ssl_ecdh_curve = ' || pg_catalog.current_setting('ssl_ecdh_curve') ||
+                                                      '; PostgreSQL 15-17 take one elliptic curve, no post-quantum group' END,
+                                            n);
+            SELECT count(*) FILTER (WHERE i.post_quantum) AS pq,
+                   count(*) FILTER (WHERE i.breaks) AS broken
+              INTO fr
+              FROM pgtls_audit.settings_impact(ssl_groups => 'X25519MLKEM768:X25519:prime256v1') i;
+            out := out || pg_catalog.format(E'  with ssl_groups = ''X25519MLKEM768:X25519:prime256v1''%s: %s would use it, %s would break\n',
+                                            CASE WHEN pg_catalog.current_setting('server_version_num')::integer < 180000
+                                                 THEN ' (PostgreSQL 18 or later)' ELSE '' END,
+                                            fr.pq, fr.broken);
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state THEN
+                out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
+            WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
+                out := out || E'  not available\n';
+        END;
+    ELSE
+        out := out || E'  not available (client fingerprints not installed)\n';
+    END IF;
+
     -- failed attempts of the last day by cause (src/diagnose/diagnose.sql)
     out := out || E'\n== Why connections fail (last day)\n';
     IF pg_catalog.to_regprocedure('pgtls_audit.diagnose(interval)') IS NOT NULL THEN
@@ -365,7 +646,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION report() IS
-'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, why connections failed in the last day';
+'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, the clients that hardened settings would break, post-quantum readiness, why connections failed in the last day';
 
 -- Privileges: nothing for PUBLIC; monitoring roles read the configured
 -- file's analysis; other files need the privileges of pg_read_server_files
@@ -379,6 +660,7 @@ REVOKE ALL ON FUNCTION _config_findings(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION check_config(text) FROM PUBLIC;
 REVOKE ALL ON findings FROM PUBLIC;
 REVOKE ALL ON FUNCTION report() FROM PUBLIC;
+REVOKE ALL ON FUNCTION settings_impact(text, text, text, text, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION expand_ciphers(text, text, text, text) TO pg_monitor;
 GRANT SELECT ON ciphers TO pg_monitor;
@@ -389,3 +671,4 @@ GRANT EXECUTE ON FUNCTION _config_findings(text) TO pg_monitor;
 GRANT EXECUTE ON FUNCTION check_config(text) TO pg_monitor;
 GRANT SELECT ON findings TO pg_monitor;
 GRANT EXECUTE ON FUNCTION report() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION settings_impact(text, text, text, text, text) TO pg_monitor;

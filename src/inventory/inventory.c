@@ -2,8 +2,8 @@
  *
  * inventory.c
  *	  The connection inventory in shared memory: a ring of recent attempts,
- *	  and LRU-bounded tables of clients, client certificates and pg_hba
- *	  line usage.  This file sizes and creates it, defines its settings,
+ *	  and LRU-bounded tables of clients, client certificates, ClientHello
+ *	  fingerprints (JA4) and pg_hba line usage.  This file sizes and creates it, defines its settings,
  *	  adds each attempt to it and empties it (reset).
  *
  * The layout, the locking contract, the O(1) reset and the bounds are
@@ -19,6 +19,7 @@
 
 #include "inventory/inventory.h"
 
+#include "common/hashfn.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -35,6 +36,7 @@
 static int	inventory_history_size = 1000;
 static int	inventory_max_clients = 5000;
 static int	inventory_max_certificates = 1000;
+static int	inventory_max_fingerprints = 1000;
 bool		inventory_save = true;
 
 InventoryShared *inventory = NULL;
@@ -66,6 +68,13 @@ inventory_define_settings(void)
 							1000, 10, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgtls_audit.max_fingerprints",
+							"Number of distinct ClientHello fingerprints (JA4) kept in pgtls_audit.client_fingerprints.",
+							"When full, the least recently seen entry is evicted and counted.",
+							&inventory_max_fingerprints,
+							1000, 10, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
 	DefineCustomBoolVariable("pgtls_audit.save",
 							 "Saves the inventory across server shutdowns.",
 							 NULL,
@@ -84,6 +93,7 @@ inventory_shmem_size(void)
 	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_clients, sizeof(ClientKey), sizeof(ClientEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_certificates, sizeof(CertKey), sizeof(CertEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(PGTLS_MAX_HBA_ENTRIES, sizeof(HbaKey), sizeof(HbaEntry))));
+	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_fingerprints, sizeof(FingerprintKey), sizeof(FingerprintEntry))));
 	return size;
 }
 
@@ -126,6 +136,10 @@ inventory_shmem_startup(void)
 		p += MAXALIGN(lru_table_size(inventory_max_certificates, sizeof(CertKey), sizeof(CertEntry)));
 		inventory->hba = (LruTable *) p;
 		lru_table_init(inventory->hba, PGTLS_MAX_HBA_ENTRIES, sizeof(HbaKey), sizeof(HbaEntry));
+		p += MAXALIGN(lru_table_size(PGTLS_MAX_HBA_ENTRIES, sizeof(HbaKey), sizeof(HbaEntry)));
+		inventory->fingerprints = (LruTable *) p;
+		lru_table_init(inventory->fingerprints, inventory_max_fingerprints,
+					   sizeof(FingerprintKey), sizeof(FingerprintEntry));
 		inventory->stats_reset = GetCurrentTimestamp();
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -218,9 +232,19 @@ history_entry_build(HistoryEntry *h, const AuditRecord *rec, uint64 *truncated)
 	copy_field(h->hba_file, sizeof(h->hba_file), rec->hba_file, truncated);
 	copy_field(h->auth_method, sizeof(h->auth_method), rec->auth_method, truncated);
 	copy_field(h->identity, sizeof(h->identity), rec->identity, truncated);
+	h->has_offer = rec->has_offer;
+	if (rec->has_offer)
+	{
+		h->offer = rec->offer;
+		h->has_sni = rec->sni != NULL;
+		copy_field(h->sni, sizeof(h->sni), rec->sni, truncated);
+		copy_field(h->ja4, sizeof(h->ja4), rec->ja4, truncated);
+		copy_field(h->offered_alpn, sizeof(h->offered_alpn), rec->offered_alpn,
+				   truncated);
+	}
 }
 
-/* An attempt's keys in the three tables, with their hashes. */
+/* An attempt's keys in the tables, with their hashes. */
 typedef struct AttemptKeys
 {
 	ClientKey	client;
@@ -231,6 +255,10 @@ typedef struct AttemptKeys
 	bool		have_hba;		/* a pg_hba line was matched */
 	HbaKey		hba;
 	uint32		hba_hash;
+	bool		have_fingerprint;	/* a ClientHello with its JA4 */
+	FingerprintKey fingerprint;
+	uint32		fingerprint_hash;
+	uint32		addr_hash;		/* of the client address, for its count */
 } AttemptKeys;
 
 /*
@@ -277,10 +305,22 @@ attempt_keys_build(AttemptKeys *k, const HistoryEntry *h,
 		k->hba.hba_line = h->hba_line;
 		k->hba_hash = lru_hash_key(inventory->hba, &k->hba);
 	}
+	k->have_fingerprint = h->has_offer && h->ja4[0] != '\0';
+	k->fingerprint_hash = 0;
+	k->addr_hash = 0;
+	if (k->have_fingerprint)
+	{
+		memset(&k->fingerprint, 0, sizeof(k->fingerprint));
+		memcpy(k->fingerprint.ja4, h->ja4, sizeof(k->fingerprint.ja4));
+		k->fingerprint_hash = lru_hash_key(inventory->fingerprints,
+										   &k->fingerprint);
+		k->addr_hash = hash_bytes((const unsigned char *) h->remote_host,
+								  strlen(h->remote_host));
+	}
 }
 
 /*
- * lookup_or_insert and the three *_touch functions run under the spinlock:
+ * lookup_or_insert and the *_touch functions run under the spinlock:
  * O(1) lookups, inserts and copies of fixed size, nothing that can raise
  * an error.
  */
@@ -362,9 +402,61 @@ hba_touch(const AttemptKeys *k, const HistoryEntry *h, bool success)
 }
 
 /*
+ * A name into a bounded list of names, unless it is there or empty; a name
+ * that does not fit sets *truncated.
+ */
+static void
+name_list_add(char (*names)[INV_NAME_LEN], int32 *n, bool *truncated,
+			  const char *name)
+{
+	if (name[0] == '\0')
+		return;
+	for (int32 i = 0; i < *n; i++)
+		if (strcmp(names[i], name) == 0)
+			return;
+	if (*n < INV_FP_NAMES)
+		memcpy(names[(*n)++], name, INV_NAME_LEN);
+	else
+		*truncated = true;
+}
+
+static void
+fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
+{
+	bool		inserted;
+	FingerprintEntry *fe = lookup_or_insert(inventory->fingerprints,
+											&k->fingerprint,
+											k->fingerprint_hash, &inserted);
+	int32		i;
+
+	if (inserted)
+	{
+		fe->first_seen = h->ts;
+		fe->offer = h->offer;
+	}
+	fe->connections++;
+	if (h->event == AUDIT_EVENT_HANDSHAKE && h->outcome == AUDIT_OUTCOME_FAILED)
+		fe->handshake_failures++;
+	fe->last_seen = h->ts;
+	name_list_add(fe->users, &fe->nusers, &fe->users_truncated, h->user_name);
+	name_list_add(fe->apps, &fe->napps, &fe->apps_truncated,
+				  h->application_name);
+	for (i = 0; i < fe->naddrs; i++)
+		if (fe->addrs[i] == k->addr_hash)
+			break;
+	if (i == fe->naddrs)
+	{
+		if (fe->naddrs < INV_FP_ADDRS)
+			fe->addrs[fe->naddrs++] = k->addr_hash;
+		else
+			fe->addrs_truncated = true;
+	}
+}
+
+/*
  * Add one attempt to the inventory.  Never raises an error.  Everything
  * is built outside the lock; under it: the counters, the ring entry and
- * the three table updates.
+ * the table updates.
  */
 void
 inventory_add(const AuditRecord *rec)
@@ -395,11 +487,13 @@ inventory_add(const AuditRecord *rec)
 		cert_touch(&keys, &h, have_user);
 	if (keys.have_hba)
 		hba_touch(&keys, &h, success);
+	if (keys.have_fingerprint)
+		fingerprint_touch(&keys, &h);
 	SpinLockRelease(&inventory->mutex);
 }
 
 /*
- * Empty the three LRU tables and their eviction counters.  The caller
+ * Empty the LRU tables and their eviction counters.  The caller
  * holds the spinlock, or is the postmaster starting up, alone.
  */
 void
@@ -408,9 +502,11 @@ inventory_reset_tables(void)
 	lru_table_reset(inventory->clients);
 	lru_table_reset(inventory->certs);
 	lru_table_reset(inventory->hba);
+	lru_table_reset(inventory->fingerprints);
 	inventory->clients->evictions = 0;
 	inventory->certs->evictions = 0;
 	inventory->hba->evictions = 0;
+	inventory->fingerprints->evictions = 0;
 }
 
 /*

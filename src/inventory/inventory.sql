@@ -13,7 +13,9 @@ CREATE FUNCTION connections_raw(
     OUT client_dn text, OUT issuer_dn text, OUT client_serial text,
     OUT client_not_after timestamptz, OUT client_fingerprint text,
     OUT hba_file text, OUT hba_line integer, OUT auth_method text,
-    OUT identity text, OUT policy text, OUT gss_encrypted boolean)
+    OUT identity text, OUT policy text, OUT gss_encrypted boolean,
+    OUT sni text, OUT offered_versions text[], OUT offered_ciphers text[],
+    OUT offered_groups text[], OUT offered_alpn text[], OUT ja4 text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgtls_audit_connections'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -55,6 +57,33 @@ CREATE VIEW client_certificates AS
 COMMENT ON VIEW client_certificates IS
 'Distinct client certificates seen (issuer and serial), with expiry and the roles that presented them';
 
+CREATE FUNCTION client_fingerprints_raw(
+    OUT ja4 text, OUT highest_offered_version text,
+    OUT offered_versions text[], OUT offered_ciphers text[],
+    OUT offered_groups text[], OUT key_share_groups text[],
+    OUT post_quantum_groups text[],
+    OUT user_names text[], OUT user_names_truncated boolean,
+    OUT application_names text[], OUT application_names_truncated boolean,
+    OUT client_addresses integer, OUT client_addresses_truncated boolean,
+    OUT connections bigint, OUT handshake_failures bigint,
+    OUT first_seen timestamptz, OUT last_seen timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgtls_audit_client_fingerprints'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW client_fingerprints AS
+  SELECT ja4, highest_offered_version, offered_versions, offered_ciphers,
+         offered_groups, key_share_groups,
+         pg_catalog.cardinality(post_quantum_groups) > 0 AS offers_post_quantum,
+         post_quantum_groups,
+         user_names, user_names_truncated,
+         application_names, application_names_truncated,
+         client_addresses, client_addresses_truncated,
+         connections, handshake_failures, first_seen, last_seen
+  FROM client_fingerprints_raw();
+COMMENT ON VIEW client_fingerprints IS
+'Distinct TLS ClientHellos by JA4 fingerprint: what each client offers (versions, suites, groups, post-quantum groups), who used it, how often, handshake failures';
+
 CREATE FUNCTION hba_usage_raw(
     OUT hba_file text, OUT hba_line integer, OUT attempts bigint,
     OUT successes bigint, OUT failures bigint, OUT last_used timestamptz)
@@ -74,7 +103,8 @@ CREATE FUNCTION stats_raw(
     OUT max_certificates integer, OUT certificates_evicted bigint,
     OUT hba_entries integer, OUT hba_evicted bigint,
     OUT records_dropped bigint, OUT values_truncated bigint,
-    OUT stats_reset timestamptz)
+    OUT stats_reset timestamptz, OUT fingerprints_entries integer,
+    OUT max_fingerprints integer, OUT fingerprints_evicted bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgtls_audit_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -96,5 +126,9 @@ REVOKE ALL ON FUNCTION hba_usage_raw() FROM PUBLIC;
 REVOKE ALL ON hba_usage FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hba_usage_raw() TO pg_read_all_stats;
 GRANT SELECT ON hba_usage TO pg_read_all_stats;
+REVOKE ALL ON FUNCTION client_fingerprints_raw() FROM PUBLIC;
+REVOKE ALL ON client_fingerprints FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION client_fingerprints_raw() TO pg_read_all_stats;
+GRANT SELECT ON client_fingerprints TO pg_read_all_stats;
 REVOKE ALL ON FUNCTION reset() FROM PUBLIC;
 GRANT SELECT ON connections, clients, client_certificates, stats TO PUBLIC;

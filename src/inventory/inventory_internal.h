@@ -23,7 +23,8 @@
  * after a reset, so no result mixes entries from before and after one.
  *
  * Bounds.  history_size ring entries (oldest overwritten, counted as
- * history_overwritten), max_clients and max_certificates LRU entries, and
+ * history_overwritten), max_clients, max_certificates and max_fingerprints
+ * LRU entries, and
  * PGTLS_MAX_HBA_ENTRIES pg_hba lines; each eviction is counted.  Strings
  * longer than their fixed field are cut at a UTF-8 boundary, end with
  * "..." and are counted in values_truncated.  A record that cannot be
@@ -39,6 +40,7 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "audit/record.h"
 #include "inventory/lru_table.h"
 
 #define INV_NAME_LEN	NAMEDATALEN
@@ -54,6 +56,11 @@
 #define INV_IDENT_LEN	256
 #define INV_FP_LEN		65
 #define INV_CERT_ROLES	8
+#define INV_SNI_LEN		256
+#define INV_JA4_LEN		40
+#define INV_ALPN_LEN	128
+#define INV_FP_NAMES	8		/* user and application names per JA4 */
+#define INV_FP_ADDRS	32		/* distinct addresses counted per JA4 */
 #define PGTLS_MAX_HBA_ENTRIES 1024
 
 typedef struct HistoryEntry
@@ -88,6 +95,13 @@ typedef struct HistoryEntry
 	char		hba_file[INV_FILE_LEN];
 	char		auth_method[INV_METHOD_LEN];
 	char		identity[INV_IDENT_LEN];
+	/* what the ClientHello offered; has_offer false without one */
+	bool		has_offer;
+	char		sni[INV_SNI_LEN];	/* "" when none was sent */
+	bool		has_sni;
+	char		ja4[INV_JA4_LEN];
+	char		offered_alpn[INV_ALPN_LEN]; /* comma-separated, as the record */
+	AuditOffer	offer;
 } HistoryEntry;
 
 typedef struct ClientKey
@@ -135,6 +149,36 @@ typedef struct CertEntry
 	TimestampTz last_seen;
 } CertEntry;
 
+/*
+ * One distinct ClientHello, by its JA4 fingerprint: what it offers (from
+ * the first attempt seen with it), who used it (bounded lists, with
+ * truncation flags) and how often.  Addresses are counted by a 32-bit hash
+ * of the address text, up to INV_FP_ADDRS distinct ones.
+ */
+typedef struct FingerprintKey
+{
+	char		ja4[INV_JA4_LEN];
+} FingerprintKey;
+
+typedef struct FingerprintEntry
+{
+	FingerprintKey key;
+	AuditOffer	offer;
+	int32		nusers;
+	int32		napps;
+	int32		naddrs;
+	bool		users_truncated;
+	bool		apps_truncated;
+	bool		addrs_truncated;
+	char		users[INV_FP_NAMES][INV_NAME_LEN];
+	char		apps[INV_FP_NAMES][INV_NAME_LEN];
+	uint32		addrs[INV_FP_ADDRS];
+	uint64		connections;
+	uint64		handshake_failures;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} FingerprintEntry;
+
 typedef struct HbaKey
 {
 	char		hba_file[INV_FILE_LEN];
@@ -164,6 +208,7 @@ typedef struct InventoryShared
 	LruTable   *clients;
 	LruTable   *certs;
 	LruTable   *hba;
+	LruTable   *fingerprints;
 	HistoryEntry *history;
 } InventoryShared;
 
@@ -173,6 +218,7 @@ typedef union InventoryEntry
 	ClientEntry client;
 	CertEntry	cert;
 	HbaEntry	hba;
+	FingerprintEntry fingerprint;
 } InventoryEntry;
 
 /* the inventory in shared memory (inventory.c); NULL when not preloaded */

@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * persist.c
- *	  The inventory's save file: the clients, certificates and pg_hba
- *	  tables written at a clean shutdown and read back at start.
+ *	  The inventory's save file: the clients, certificates, pg_hba and
+ *	  fingerprint tables written at a clean shutdown and read back at start.
  *
  * Persistence.  With pgtls_audit.save (default on) the postmaster writes
- * the clients, certificates and pg_hba tables to
+ * the clients, certificates, pg_hba and fingerprint tables to
  * $PGDATA/pg_stat/pgtls_audit.stat at a clean shutdown and reads them back
  * at start (the file is then removed, so a crash does not resurrect stale
  * data).  Both directions stream entry by entry with a running CRC-32C, as
@@ -15,8 +15,10 @@
  * recent attempts (connections) is not saved.
  *
  * File layout: InventoryFileHeader, then nclients ClientEntry, ncerts
- * CertEntry and nhba HbaEntry (each table oldest first), then the CRC-32C
- * of everything before it.  Both directions stream one entry at a time
+ * CertEntry and nhba HbaEntry (each table oldest first), then (format 2)
+ * InventoryFileFingerprints and its nfingerprints FingerprintEntry, then
+ * the CRC-32C of everything before it.  A format 1 file (without
+ * fingerprints, written by earlier builds) is still read.  Both directions stream one entry at a time
  * with a running CRC, as pg_stat_statements does: the file is never held
  * in memory whole, whatever the table sizes.
  *
@@ -41,7 +43,7 @@
 #define INVENTORY_FILE		"pg_stat/pgtls_audit.stat"
 #define INVENTORY_FILE_TMP	"pg_stat/pgtls_audit.stat.tmp"
 #define INVENTORY_MAGIC		0x50544c41	/* "PTLA" */
-#define INVENTORY_FORMAT	1
+#define INVENTORY_FORMAT	2	/* 1: without the fingerprints (still read) */
 
 typedef struct InventoryFileHeader
 {
@@ -59,6 +61,14 @@ typedef struct InventoryFileHeader
 	uint64		evictions[3];
 	TimestampTz stats_reset;
 } InventoryFileHeader;
+
+/* Format 2: after the pg_hba table, the fingerprints table */
+typedef struct InventoryFileFingerprints
+{
+	uint32		fingerprint_entry_size;
+	int32		nfingerprints;
+	uint64		evictions;
+} InventoryFileFingerprints;
 
 /* Write one block, adding it to the running CRC. */
 static bool
@@ -148,15 +158,22 @@ static bool
 write_file(FILE *file, bool *inconsistent)
 {
 	InventoryFileHeader hdr;
+	InventoryFileFingerprints fhdr;
 	pg_crc32c	crc;
 	bool		ok;
 
 	file_header_build(&hdr);
+	memset(&fhdr, 0, sizeof(fhdr));
+	fhdr.fingerprint_entry_size = sizeof(FingerprintEntry);
+	fhdr.nfingerprints = inventory->fingerprints->used;
+	fhdr.evictions = inventory->fingerprints->evictions;
 	INIT_CRC32C(crc);
 	ok = write_block(file, &hdr, sizeof(hdr), &crc) &&
 		write_table(file, inventory->clients, &crc, inconsistent) &&
 		write_table(file, inventory->certs, &crc, inconsistent) &&
-		write_table(file, inventory->hba, &crc, inconsistent);
+		write_table(file, inventory->hba, &crc, inconsistent) &&
+		write_block(file, &fhdr, sizeof(fhdr), &crc) &&
+		write_table(file, inventory->fingerprints, &crc, inconsistent);
 	if (ok)
 	{
 		FIN_CRC32C(crc);
@@ -295,19 +312,20 @@ load_table(FILE *file, LruTable *tab, int32 count, pg_crc32c *crc)
  * error apart).
  */
 static bool
-read_file(FILE *file, InventoryFileHeader *hdr)
+read_file(FILE *file, InventoryFileHeader *hdr, InventoryFileFingerprints *fhdr)
 {
 	pg_crc32c	crc,
 				stored_crc;
 	bool		ok;
 
+	memset(fhdr, 0, sizeof(*fhdr));
 	INIT_CRC32C(crc);
 	ok = fread(hdr, sizeof(*hdr), 1, file) == 1;
 	if (ok)
 	{
 		COMP_CRC32C(crc, hdr, sizeof(*hdr));
 		ok = hdr->magic == INVENTORY_MAGIC &&
-			hdr->format == INVENTORY_FORMAT &&
+			(hdr->format == 1 || hdr->format == INVENTORY_FORMAT) &&
 			hdr->client_entry_size == sizeof(ClientEntry) &&
 			hdr->cert_entry_size == sizeof(CertEntry) &&
 			hdr->hba_entry_size == sizeof(HbaEntry) &&
@@ -317,6 +335,15 @@ read_file(FILE *file, InventoryFileHeader *hdr)
 		load_table(file, inventory->clients, hdr->nclients, &crc) &&
 		load_table(file, inventory->certs, hdr->ncerts, &crc) &&
 		load_table(file, inventory->hba, hdr->nhba, &crc);
+	if (ok && hdr->format >= 2)
+	{
+		ok = fread(fhdr, sizeof(*fhdr), 1, file) == 1;
+		if (ok)
+			COMP_CRC32C(crc, fhdr, sizeof(*fhdr));
+		ok = ok && fhdr->fingerprint_entry_size == sizeof(FingerprintEntry) &&
+			fhdr->nfingerprints >= 0 &&
+			load_table(file, inventory->fingerprints, fhdr->nfingerprints, &crc);
+	}
 	if (ok)
 	{
 		FIN_CRC32C(crc);
@@ -340,6 +367,7 @@ inventory_load_file(void)
 {
 	FILE	   *file;
 	InventoryFileHeader hdr;
+	InventoryFileFingerprints fhdr;
 
 	file = AllocateFile(INVENTORY_FILE, PG_BINARY_R);
 	if (file == NULL)
@@ -352,7 +380,7 @@ inventory_load_file(void)
 		return;
 	}
 
-	if (!read_file(file, &hdr))
+	if (!read_file(file, &hdr, &fhdr))
 	{
 		bool		read_error = ferror(file);
 		int			save_errno = errno;
@@ -380,6 +408,7 @@ inventory_load_file(void)
 	inventory->clients->evictions += hdr.evictions[0];
 	inventory->certs->evictions += hdr.evictions[1];
 	inventory->hba->evictions += hdr.evictions[2];
+	inventory->fingerprints->evictions += fhdr.evictions;
 	inventory->records_total = hdr.records_total;
 	inventory->records_dropped = hdr.records_dropped;
 	inventory->values_truncated = hdr.values_truncated;

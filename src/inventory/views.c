@@ -2,8 +2,8 @@
  *
  * views.c
  *	  The SQL functions of the connection inventory: the row sources of
- *	  the views connections, clients, client_certificates, hba_usage and
- *	  stats, and reset(); row filtering by privilege, and the text of
+ *	  the views connections, clients, client_certificates,
+ *	  client_fingerprints, hba_usage and stats, and reset(); row filtering by privilege, and the text of
  *	  stored strings in the database's encoding.
  *
  * Privileges follow pg_stat_statements: roles with the privileges of
@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "audit/offer.h"
 #include "audit/record.h"
 #include "inventory/inventory_internal.h"
 #include "inventory/lru_table.h"
@@ -137,7 +138,90 @@ text_or_null(const char *s, bool *isnull)
 	return result;
 }
 
-/* The 27 columns of connections_raw() for one ring entry. */
+/*
+ * An offered list as text[]: each value named as in the record
+ * (audit_offer_value_name), hex where OpenSSL does not know it.
+ */
+static Datum
+offer_array(AuditOfferKind kind, const uint16 *v, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	struct ssl_st *ssl = audit_offer_naming_ssl();
+	char		name[AUDIT_OFFER_NAME_LEN];
+	ArrayType  *arr;
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(audit_offer_value_name(kind, v[i], ssl, name));
+	arr = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+	pfree(elems);
+	return PointerGetDatum(arr);
+}
+
+/* A comma-separated list as stored (offered_alpn) as text[] */
+static Datum
+list_array(const char *list)
+{
+	char	   *copy = pstrdup(list);
+	int			max = 1;
+	Datum	   *elems;
+	int			n = 0;
+	char	   *p = copy;
+	Datum		result;
+
+	for (const char *q = list; *q; q++)
+		max += (*q == ',');
+	elems = palloc(sizeof(Datum) * max);
+	for (;;)
+	{
+		char	   *comma = strchr(p, ',');
+		bool		isnull;
+
+		if (comma)
+			*comma = '\0';
+		elems[n] = text_or_null(p, &isnull);
+		if (isnull)
+			elems[n] = CStringGetTextDatum("");
+		n++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	result = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+											 TYPALIGN_INT));
+	pfree(elems);
+	pfree(copy);
+	return result;
+}
+
+/* The 6 offer columns of connections_raw() */
+static int
+history_offer_columns(const HistoryEntry *h, Datum *values, bool *nulls,
+					  int i)
+{
+	if (!h->has_offer)
+	{
+		for (int k = 0; k < 6; k++)
+			nulls[i + k] = true;
+		return i + 6;
+	}
+	if (h->has_sni)
+		values[i] = text_or_null(h->sni, &nulls[i]);
+	else
+		nulls[i] = true;
+	i++;
+	values[i++] = offer_array(AUDIT_OFFER_VERSION, h->offer.versions, h->offer.nversions);
+	values[i++] = offer_array(AUDIT_OFFER_CIPHER, h->offer.ciphers, h->offer.nciphers);
+	values[i++] = offer_array(AUDIT_OFFER_GROUP, h->offer.groups, h->offer.ngroups);
+	if (h->offered_alpn[0] != '\0')
+		values[i] = list_array(h->offered_alpn);
+	else
+		nulls[i] = true;
+	i++;
+	values[i] = text_or_null(h->ja4, &nulls[i]), i++;
+	return i;
+}
+
+/* The 33 columns of connections_raw() for one ring entry. */
 static void
 history_row(const HistoryEntry *h, Datum *values, bool *nulls)
 {
@@ -176,7 +260,8 @@ history_row(const HistoryEntry *h, Datum *values, bool *nulls)
 	nulls[i] = policy == NULL;
 	values[i++] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
 	values[i++] = BoolGetDatum(h->gss_encrypted);
-	Assert(i == 27);
+	i = history_offer_columns(h, values, nulls, i);
+	Assert(i == 33);
 }
 
 PG_FUNCTION_INFO_V1(pgtls_audit_connections);
@@ -208,8 +293,8 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
 	{
 		HistoryEntry h;
-		Datum		values[27];
-		bool		nulls[27] = {0};
+		Datum		values[33];
+		bool		nulls[33] = {0};
 		bool		reset_since;
 
 		CHECK_FOR_INTERRUPTS();
@@ -272,8 +357,8 @@ typedef bool (*TableRowFunc) (const InventoryEntry *entry,
 							  const char *only_user,
 							  Datum *values, bool *nulls);
 
-/* columns of the widest table view, clients_raw() */
-#define TABLE_VIEW_MAX_COLUMNS 15
+/* columns of the widest table view, client_fingerprints_raw() */
+#define TABLE_VIEW_MAX_COLUMNS 17
 
 /*
  * Return the rows of a table, one entry copied under the lock at a time,
@@ -391,6 +476,104 @@ hba_row(const InventoryEntry *entry, const char *only_user,
 	return true;
 }
 
+/*
+ * Post-quantum key exchange groups, hybrid and pure (IANA TLS Supported
+ * Groups registry; the Kyber drafts as browsers sent them in 2023-2024).
+ */
+static bool
+post_quantum_group(uint16 v)
+{
+	switch (v)
+	{
+		case 0x11eb:			/* SecP256r1MLKEM768 */
+		case 0x11ec:			/* X25519MLKEM768 */
+		case 0x11ed:			/* SecP384r1MLKEM1024 */
+		case 0x6399:			/* X25519Kyber768Draft00 */
+		case 0x639a:			/* SecP256r1Kyber768Draft00 */
+		case 0x0200:			/* MLKEM512 */
+		case 0x0201:			/* MLKEM768 */
+		case 0x0202:			/* MLKEM1024 */
+			return true;
+	}
+	return false;
+}
+
+/* The names of a bounded name list, as text[] */
+static Datum
+name_array(const char (*names)[INV_NAME_LEN], int32 n)
+{
+	Datum		elems[INV_FP_NAMES];
+
+	n = Min(n, INV_FP_NAMES);
+	for (int32 k = 0; k < n; k++)
+	{
+		bool		isnull;
+
+		elems[k] = text_or_null(names[k], &isnull);
+		if (isnull)
+			elems[k] = CStringGetTextDatum("");
+	}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+/*
+ * The 17 columns of client_fingerprints_raw(), every row: the view is
+ * granted to pg_read_all_stats (a fingerprint is shared by many users).
+ */
+static bool
+fingerprint_row(const InventoryEntry *entry, const char *only_user,
+				Datum *values, bool *nulls)
+{
+	const FingerprintEntry *e = &entry->fingerprint;
+	uint16		highest = 0;
+	uint16		pq[AUDIT_OFFER_MAX_GROUPS];
+	int			npq = 0;
+	char		name[AUDIT_OFFER_NAME_LEN];
+	int			i = 0;
+
+	for (int k = 0; k < e->offer.nversions; k++)
+		highest = Max(highest, e->offer.versions[k]);
+	for (int k = 0; k < e->offer.ngroups; k++)
+		if (post_quantum_group(e->offer.groups[k]))
+			pq[npq++] = e->offer.groups[k];
+
+	values[i] = text_or_null(e->key.ja4, &nulls[i]), i++;
+	nulls[i] = e->offer.nversions == 0;
+	if (!nulls[i])
+		values[i] = CStringGetTextDatum(audit_offer_value_name(AUDIT_OFFER_VERSION,
+															   highest, NULL, name));
+	i++;
+	values[i++] = offer_array(AUDIT_OFFER_VERSION, e->offer.versions, e->offer.nversions);
+	values[i++] = offer_array(AUDIT_OFFER_CIPHER, e->offer.ciphers, e->offer.nciphers);
+	values[i++] = offer_array(AUDIT_OFFER_GROUP, e->offer.groups, e->offer.ngroups);
+	values[i++] = offer_array(AUDIT_OFFER_GROUP, e->offer.keyshares, e->offer.nkeyshares);
+	values[i++] = offer_array(AUDIT_OFFER_GROUP, pq, npq);
+	values[i++] = name_array(e->users, e->nusers);
+	values[i++] = BoolGetDatum(e->users_truncated);
+	values[i++] = name_array(e->apps, e->napps);
+	values[i++] = BoolGetDatum(e->apps_truncated);
+	values[i++] = Int32GetDatum(e->naddrs);
+	values[i++] = BoolGetDatum(e->addrs_truncated);
+	values[i++] = Int64GetDatum((int64) e->connections);
+	values[i++] = Int64GetDatum((int64) e->handshake_failures);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->last_seen);
+	Assert(i == 17);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(pgtls_audit_client_fingerprints);
+
+/* granted to pg_read_all_stats (inventory.sql): every row */
+Datum
+pgtls_audit_client_fingerprints(PG_FUNCTION_ARGS)
+{
+	require_inventory();
+	table_view(fcinfo, inventory->fingerprints, NULL, fingerprint_row);
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_clients);
 
 Datum
@@ -428,15 +611,17 @@ Datum
 pgtls_audit_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[15];
-	bool		nulls[15] = {0};
+	Datum		values[18];
+	bool		nulls[18] = {0};
 	InventoryShared s;
 	int32		clients_used,
 				certs_used,
-				hba_used;
+				hba_used,
+				fingerprints_used;
 	uint64		ev_clients,
 				ev_certs,
 				ev_hba,
+				ev_fingerprints,
 				in_ring;
 
 	require_inventory();
@@ -451,6 +636,8 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	ev_clients = inventory->clients->evictions;
 	ev_certs = inventory->certs->evictions;
 	ev_hba = inventory->hba->evictions;
+	fingerprints_used = inventory->fingerprints->used;
+	ev_fingerprints = inventory->fingerprints->evictions;
 	SpinLockRelease(&inventory->mutex);
 
 	/* attempts put in the ring since the last reset */
@@ -472,6 +659,9 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	values[12] = Int64GetDatum((int64) s.records_dropped);
 	values[13] = Int64GetDatum((int64) s.values_truncated);
 	values[14] = TimestampTzGetDatum(s.stats_reset);
+	values[15] = Int32GetDatum(fingerprints_used);
+	values[16] = Int32GetDatum(inventory->fingerprints->capacity);
+	values[17] = Int64GetDatum((int64) ev_fingerprints);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
