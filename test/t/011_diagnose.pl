@@ -91,12 +91,6 @@ sub sum_rule
 		"$n=$n", "$label: the sum of attempts is the number of failed attempts");
 }
 
-my $has_offer = sub {
-	my ($node, $col) = @_;
-	return $node->safe_psql('postgres', "SELECT count(*) FROM information_schema.columns
-	  WHERE table_schema = 'pgtls_audit' AND table_name = 'connections' AND column_name = '$col'") eq '1';
-};
-
 # ---------------------------------------------------------------- main server
 my $hba = <<'EOF';
 local     all all                           trust
@@ -146,12 +140,10 @@ like($r->[1], qr/does not match host name "db.example.com"/, 'verify-full to db.
 attempt($node, user => 'regress_alice', password => 'wrong');
 
 wait_failures($node, 18, 'main server');
-my $sni = $has_offer->($node, 'sni');
-my $versions = $has_offer->($node, 'offered_versions');
-my %want = (certificate_user_mismatch => 3, tls_probe => ($sni ? 3 : 4), client_certificate_expired => 2,
+my %want = (certificate_user_mismatch => 3, tls_probe => 3, client_certificate_expired => 2,
 	plaintext_refused => 2, protocol_version => 2, client_certificate_missing => 1,
 	client_certificate_revoked => 1, client_certificate_unknown_ca => 1, other => 1,
-	server_certificate_rejected => 1, ($sni ? (server_name_mismatch => 1) : ()));
+	server_certificate_rejected => 1, server_name_mismatch => 1);
 is($node->safe_psql('postgres', $rows_q),
 	join(' ', map { "$_:$want{$_}:1" } sort { $want{$b} <=> $want{$a} || $a cmp $b } keys %want),
 	'main server: exactly the causes reproduced, with their counts');
@@ -167,23 +159,12 @@ is($node->safe_psql('postgres', q{SELECT sum(attempts) FROM pgtls_audit.diagnose
 my $hba_path = "$dd/pg_hba.conf";
 my $ident_path = "$dd/pg_ident.conf";
 
-# 1
-if ($versions)
-{
-	like(field($node, 'protocol_version', 'explanation'),
-		qr/^The client offers at most TLSv1\.1, the server requires TLSv1\.2 \(ssl_min_protocol_version = 'TLSv1\.2'\)/,
-		'protocol_version: what the client offered against ssl_min_protocol_version');
-	like(field($node, 'protocol_version', 'fix'), qr/set ssl_min_protocol_version = 'TLSv1\.1'/,
-		'protocol_version: fix names the setting and the value the client needs');
-}
-else
-{
-	like(field($node, 'protocol_version', 'explanation'),
-		qr/^The TLS handshake failed with "unsupported protocol": the client and the server have no TLS version in common \(the server accepts TLSv1\.2 to /,
-		'protocol_version: from the server\'s reason');
-	like(field($node, 'protocol_version', 'fix'), qr/^Make the client offer TLSv1\.2 or later .*lower ssl_min_protocol_version/,
-		'protocol_version: fix names the client and the setting');
-}
+# 1: from what the client offered (the ClientHello's supported versions)
+like(field($node, 'protocol_version', 'explanation'),
+	qr/^The client offers at most TLSv1\.1, the server requires TLSv1\.2 \(ssl_min_protocol_version = 'TLSv1\.2'\): they have no TLS version in common\.$/,
+	'protocol_version: what the client offered against ssl_min_protocol_version');
+like(field($node, 'protocol_version', 'fix'), qr/offers TLSv1\.2 or later; only if it cannot be upgraded, set ssl_min_protocol_version = 'TLSv1\.1'/,
+	'protocol_version: fix names the client, the setting and the value the client needs');
 is(field($node, 'protocol_version', 'example'), 'host=127.0.0.1: could not accept SSL connection: unsupported protocol',
 	'protocol_version: example');
 # 2
@@ -192,14 +173,11 @@ like(field($node, 'server_certificate_rejected', 'explanation'),
 	'server_certificate_rejected (complete chain): the client lacks the root');
 like(field($node, 'server_certificate_rejected', 'fix'), qr/^Give the client the root CA of this chain as sslrootcert/,
 	'server_certificate_rejected (complete chain): fix is sslrootcert');
-if ($sni)
-{
-	like(field($node, 'server_name_mismatch', 'explanation'),
-		qr/^Clients asked for the host name db\.example\.com \(SNI\), which the certificate the server sends \(CN=localhost\) does not name \(its names: localhost\)/,
-		'server_name_mismatch: the requested name and the certificate\'s');
-	like(field($node, 'server_name_mismatch', 'fix'), qr/^Connect with a host name the certificate names \(host=localhost /,
-		'server_name_mismatch: fix is the host parameter or the certificate');
-}
+like(field($node, 'server_name_mismatch', 'explanation'),
+	qr/^Clients asked for the host name db\.example\.com \(SNI\), which the certificate the server sends \(CN=localhost\) does not name \(its names: localhost\)/,
+	'server_name_mismatch: the requested name and the certificate\'s');
+like(field($node, 'server_name_mismatch', 'fix'), qr/^Connect with a host name the certificate names \(host=localhost /,
+	'server_name_mismatch: fix is the host parameter or the certificate');
 # 3
 like(field($node, 'client_certificate_unknown_ca', 'explanation'),
 	qr/^The server cannot verify the client certificate CN=regress_cert_user,OU=clients,O=pgtls_audit tests \(serial \d+\): its issuer CN=pgtls_audit Untrusted CA is not in ssl_ca_file \(\Q$pki\E\/ca_bundle\.crt\)/,
@@ -258,7 +236,7 @@ my $report = $node->safe_psql('postgres', 'SELECT pgtls_audit.report()');
 my ($section) = $report =~ /\n== Why connections fail \(last day\)\n(.*)\z/s;
 ok(defined $section, 'report(): has the "Why connections fail" section');
 is(scalar(() = ($section // '') =~ /^  \S+: \d+ attempt\(s\) from \d+ address\(es\)$/mg),
-	$sni ? 11 : 10, 'report(): one entry per cause');
+	11, 'report(): one entry per cause');
 like($section // '', qr/^  plaintext_refused: 2 attempt\(s\) from 1 address\(es\)\n     The client connected without TLS/m,
 	'report(): an entry with its explanation');
 
