@@ -19,6 +19,7 @@ OBJS = \
 	src/pgtls_audit.o \
 	src/common/files.o \
 	src/common/findings_list.o \
+	src/common/hosts_file.o \
 	src/common/settings.o \
 	src/common/x509.o \
 	src/audit/client_hello.o \

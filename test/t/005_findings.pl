@@ -423,7 +423,7 @@ EOF
 # any function, message or debug report; a superuser sees complete lines
 {
 	my $node = tls_node('secrets', no_start => 1);
-	my $with_radius = $node->pg_version < 19;    # 19 removed RADIUS
+	my $with_radius = $node->pg_version->major < 19;    # 19 removed RADIUS (major: 19rc1 compares below 19)
 	my @valid = (
 		'host all regress_ldap 10.10.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" '
 		  . 'ldapbinddn="cn=reader,dc=example,dc=com" ldapbindpasswd="Ldap secret 1" ldapsearchattribute=uid '
