@@ -243,7 +243,7 @@ session_ciphers(AuditRecord *rec, SSL *ssl)
 	{
 		const char *name = SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i));
 
-		if (name != NULL && strlen(name) <= OFFER_NAME_MAX)
+		if (name != NULL && strlen(name) < AUDIT_OFFER_NAME_LEN)
 			offer_list_add(&l, name);
 	}
 	return offer_list_copy(rec, &l);
@@ -267,7 +267,7 @@ session_groups(AuditRecord *rec, SSL *ssl)
 		if ((groups[i] & TLSEXT_nid_unknown) != 0 &&
 			pgtls_tls_grease(groups[i] & 0xffff))
 			continue;
-		if (name != NULL && strlen(name) <= OFFER_NAME_MAX &&
+		if (name != NULL && strlen(name) < AUDIT_OFFER_NAME_LEN &&
 			strncmp(name, "0x", 2) != 0)
 			offer_list_add(&l, name);
 		else
