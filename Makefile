@@ -50,7 +50,7 @@ OBJS = \
 # The install script is assembled from one SQL fragment per folder, next to
 # the C code it declares, in this order (later fragments use earlier ones).
 SQL_FRAGMENTS = src/pgtls_audit.sql src/inventory/inventory.sql \
-	src/certs/certs.sql src/config/findings.sql
+	src/certs/certs.sql src/config/findings.sql src/diagnose/diagnose.sql
 # Release 1.0's script is frozen; every later change to SQL objects goes into
 # one upgrade script per release (see README, "Versions of the extension").
 DATA = pgtls_audit--1.0.sql pgtls_audit--1.0--1.1.sql

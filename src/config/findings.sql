@@ -617,11 +617,36 @@ BEGIN
         out := out || E'  not available (client fingerprints not installed)\n';
     END IF;
 
+    -- failed attempts of the last day by cause (src/diagnose/diagnose.sql)
+    out := out || E'\n== Why connections fail (last day)\n';
+    IF pg_catalog.to_regprocedure('pgtls_audit.diagnose(interval)') IS NOT NULL THEN
+        BEGIN
+            n := 0;
+            FOR r IN EXECUTE 'SELECT * FROM pgtls_audit.diagnose()' LOOP
+                n := n + 1;
+                out := out || pg_catalog.format(E'  %s%s: %s attempt(s) from %s address(es)\n     %s\n     e.g. %s\n     fix: %s\n',
+                                                r.cause, COALESCE(' (finding ' || r.finding || ')', ''),
+                                                r.attempts, r.clients,
+                                                r.explanation, r.example, r.fix);
+            END LOOP;
+            IF n = 0 THEN
+                out := out || E'  no failed attempts\n';
+            END IF;
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state THEN
+                out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
+                out := out || E'  not available\n';
+        END;
+    ELSE
+        out := out || E'  not available (diagnose() not installed)\n';
+    END IF;
+
     RETURN out;
 END
 $$;
 COMMENT ON FUNCTION report() IS
-'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, the clients that hardened settings would break, post-quantum readiness';
+'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, the clients that hardened settings would break, post-quantum readiness, why connections failed in the last day';
 
 -- Privileges: nothing for PUBLIC; monitoring roles read the configured
 -- file's analysis; other files need the privileges of pg_read_server_files
