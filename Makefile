@@ -19,6 +19,7 @@ OBJS = \
 	src/pgtls_audit.o \
 	src/common/files.o \
 	src/common/findings_list.o \
+	src/common/hosts_file.o \
 	src/common/settings.o \
 	src/common/x509.o \
 	src/audit/client_hello.o \
@@ -50,7 +51,7 @@ OBJS = \
 # The install script is assembled from one SQL fragment per folder, next to
 # the C code it declares, in this order (later fragments use earlier ones).
 SQL_FRAGMENTS = src/pgtls_audit.sql src/inventory/inventory.sql \
-	src/certs/certs.sql src/config/findings.sql
+	src/certs/certs.sql src/config/findings.sql src/diagnose/diagnose.sql
 # Release 1.0's script is frozen; every later change to SQL objects goes into
 # one upgrade script per release (see README, "Versions of the extension").
 DATA = pgtls_audit--1.0.sql pgtls_audit--1.0--1.1.sql
@@ -98,3 +99,18 @@ endif
 
 pgtls_audit--1.1.sql: $(addprefix $(srcdir)/,$(SQL_FRAGMENTS))
 	cat $^ > $@
+
+# ---- release: the PGXN distribution and the Debian package (README,
+# "Install").  The release version is META.json's "version" (its X.Y is
+# default_version; test/lib/check_versions.sh checks that pgtls_audit.control,
+# META.json, debian/changelog and the README agree).  `make dist` archives
+# the committed tree at HEAD (not the work tree) into
+# pgtls_audit-VERSION.zip, as PGXN wants it.  debian/ builds with
+# dpkg-buildpackage through pg_buildext (VPATH builds in build-N/).
+DIST_VERSION = $(shell perl -MJSON::PP -e 'local $$/; print decode_json(<>)->{version}' $(srcdir)/META.json)
+DIST_ZIP = pgtls_audit-$(DIST_VERSION).zip
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=pgtls_audit-$(DIST_VERSION)/ \
+		-o $(abspath $(DIST_ZIP)) HEAD
+	@echo $(DIST_ZIP)
+.PHONY: dist

@@ -63,7 +63,8 @@ INSERT INTO decision VALUES
   ('view pgtls_audit.findings', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.findings'),
   ('function pgtls_audit.tls_group_key(text)', 'public', 'SELECT pgtls_audit.tls_group_key(''P-256'')'),
   ('function pgtls_audit.settings_impact(text,text,text,text,text)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.settings_impact()'),
-  ('function pgtls_audit.report()', 'pg_monitor', 'SELECT pgtls_audit.report()');
+  ('function pgtls_audit.report()', 'pg_monitor', 'SELECT pgtls_audit.report()'),
+  ('function pgtls_audit.diagnose(interval)', 'pg_monitor', 'SELECT count(*) FROM pgtls_audit.diagnose()');
 
 -- every function and view of the extension, from the catalog
 CREATE TEMP VIEW member AS

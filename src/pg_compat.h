@@ -105,6 +105,16 @@ extern PGDLLEXPORT void _PG_init(void);
 #define PGTLS_UA_IS_RADIUS(m) ((m) == uaRADIUS)
 #endif
 
+/*
+ * hba.c's test for a blank between tokens: exported as pg_isblank() up to
+ * 18, static in 19 (the same three characters).
+ */
+#if PG_VERSION_NUM >= 190000
+#define PGTLS_ISBLANK(c) ((c) == ' ' || (c) == '\t' || (c) == '\r')
+#else
+#define PGTLS_ISBLANK(c) pg_isblank(c)
+#endif
+
 /* File holding the pg_hba line that matched (include files from 16 on). */
 #if PG_VERSION_NUM >= 160000
 #define PGTLS_HBA_SOURCEFILE(hba) ((hba)->sourcefile)

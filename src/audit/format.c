@@ -289,6 +289,7 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 	put_list(w, "offered_groups", rec->offered_groups);
 	put_list(w, "offered_alpn", rec->offered_alpn);
 	put_string(w, "ja4", rec->ja4);
+	put_string(w, "host_entry", rec->host_entry);
 	if (w->format == AUDIT_FORMAT_JSON)
 		put_bytes(w, "}", 1);
 }

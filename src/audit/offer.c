@@ -18,6 +18,14 @@
  * every byte outside printable ASCII written as %HH); audit/format.c
  * writes them as JSON arrays or as one quoted string.
  *
+ * On PostgreSQL 19 no hook reaches the context connections are made from;
+ * audit/tls.c sets the message callback on the connection's SSL object
+ * instead, so the raw ClientHello is seen there too.  Should no message
+ * callback have run on a connection (another module replaced it), what
+ * OpenSSL still tells from the session is used (offer_from_session).  On
+ * 19 the pg_hosts.conf line that served the connection is found too
+ * (capture_host_entry).
+ *
  * Like the rest of the record's capture this runs in the exit callback,
  * so nothing here raises an error: memory comes from audit_record_alloc()
  * (MCXT_ALLOC_NO_OOM), and a failure marks the record as not captured.
@@ -35,6 +43,7 @@
 #include "audit/offer.h"
 #include "audit/record.h"
 #include "audit/tls.h"
+#include "common/hosts_file.h"
 #include "common/x509.h"
 
 /* A list being built in a fixed buffer, then copied into the record. */
@@ -201,9 +210,125 @@ offered_alpn(AuditRecord *rec, const PgtlsClientHello *ch)
 	return offer_list_copy(rec, &l);
 }
 
+/* ---- from the TLS session, when the raw ClientHello was not seen ---- */
+
+#define OFFER_MAX_SESSION_GROUPS 64
+
+/* The server name OpenSSL parsed from the ClientHello, if any. */
+static void
+session_sni(AuditRecord *rec, SSL *ssl)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	size_t		n;
+
+	if (name == NULL || name[0] == '\0')
+		return;
+	n = strlen(name);
+	rec->sni = audit_record_alloc(rec, pgtls_valid_utf8_size(name, n) + 1);
+	if (rec->sni)
+		pgtls_make_valid_utf8(rec->sni, name, n);
+}
+
+/* The client's suites that OpenSSL knows, in the client's order. */
+static char *
+session_ciphers(AuditRecord *rec, SSL *ssl)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_get_client_ciphers(ssl);
+	OfferList	l = {{0}, 0};
+	int			n = sk ? sk_SSL_CIPHER_num(sk) : 0;
+
+	if (n <= 0)
+		return NULL;
+	for (int i = 0; i < n && i < PGTLS_CH_MAX_CIPHERS; i++)
+	{
+		const char *name = SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i));
+
+		if (name != NULL && strlen(name) < AUDIT_OFFER_NAME_LEN)
+			offer_list_add(&l, name);
+	}
+	return offer_list_copy(rec, &l);
+}
+
+/* The client's supported_groups, as OpenSSL kept them (NIDs). */
+static char *
+session_groups(AuditRecord *rec, SSL *ssl)
+{
+	int			groups[OFFER_MAX_SESSION_GROUPS];
+	int			n = SSL_get1_groups(ssl, NULL);
+	OfferList	l = {{0}, 0};
+
+	if (n <= 0 || n > OFFER_MAX_SESSION_GROUPS || SSL_get1_groups(ssl, groups) != n)
+		return NULL;
+	for (int i = 0; i < n; i++)
+	{
+		const char *name = SSL_group_to_name(ssl, groups[i]);
+		char		hex[8];
+
+		if ((groups[i] & TLSEXT_nid_unknown) != 0 &&
+			pgtls_tls_grease(groups[i] & 0xffff))
+			continue;
+		if (name != NULL && strlen(name) < AUDIT_OFFER_NAME_LEN &&
+			strncmp(name, "0x", 2) != 0)
+			offer_list_add(&l, name);
+		else
+		{
+			snprintf(hex, sizeof(hex), "0x%04x", groups[i] & 0xffff);
+			offer_list_add(&l, hex);
+		}
+	}
+	return offer_list_copy(rec, &l);
+}
+
+/*
+ * What OpenSSL still tells after the handshake (or after a handshake that
+ * failed once the ClientHello was processed): the server name, the suites
+ * it knows, the supported groups.  Not the offered versions (only the
+ * negotiated one is kept), not the ALPN list (only the selected protocol),
+ * not the extension list, so no JA4: those stay NULL.
+ */
+static void
+offer_from_session(AuditRecord *rec, SSL *ssl)
+{
+	session_sni(rec, ssl);
+	rec->offered_ciphers = session_ciphers(rec, ssl);
+	rec->offered_groups = session_groups(rec, ssl);
+}
+
+/*
+ * PostgreSQL 19 with ssl_sni = on: the pg_hosts.conf line whose certificate
+ * the connection was served, as "file:line" (common/hosts_file.c chooses
+ * it as the server does, from the server name OpenSSL parsed).  Only once
+ * a certificate was chosen for the connection; NULL before 19, with
+ * ssl_sni off, and when no line serves it (an empty hosts file: the
+ * server then serves ssl_cert_file).
+ */
+static void
+capture_host_entry(AuditRecord *rec, SSL *ssl)
+{
+	const char *path = pgtls_hosts_file_in_use();
+	const char *sni;
+	char		text[MAXPGPATH + 16];
+	size_t		n;
+	int			line;
+
+	if (path == NULL || ssl == NULL || SSL_get_certificate(ssl) == NULL)
+		return;
+	sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	line = pgtls_hosts_entry_for(path, (sni && sni[0]) ? sni : NULL);
+	if (line <= 0)
+		return;
+	snprintf(text, sizeof(text), "%s:%d", path, line);
+	n = strlen(text);
+	rec->host_entry = audit_record_alloc(rec, pgtls_valid_utf8_size(text, n) + 1);
+	if (rec->host_entry)
+		pgtls_make_valid_utf8(rec->host_entry, text, n);
+}
+
 /*
  * Fill the record's offer fields from the connection's first ClientHello,
- * if one was seen and parses; leave them NULL otherwise.
+ * if one was seen and parses; leave them NULL otherwise.  When the
+ * handshake ran without our message callback (another module replaced
+ * it), fill what the TLS session still gives (offer_from_session).
  */
 void
 audit_offer_capture(AuditRecord *rec, struct ssl_st *ssl)
@@ -213,7 +338,13 @@ audit_offer_capture(AuditRecord *rec, struct ssl_st *ssl)
 	PgtlsClientHello ch;
 	char		ja4[PGTLS_JA4_LEN + 1];
 
+	capture_host_entry(rec, ssl);
 	msg = audit_tls_client_hello(&len);
+	if (msg == NULL && ssl != NULL && !audit_tls_hello_observed())
+	{
+		offer_from_session(rec, ssl);
+		return;
+	}
 	if (msg == NULL || !pgtls_parse_client_hello(msg, len, &ch))
 		return;
 

@@ -107,6 +107,8 @@ typedef struct AuditRecord
 	char	   *ja4;
 	bool		has_offer;		/* offer below is filled */
 	AuditOffer	offer;
+	/* PostgreSQL 19, ssl_sni = on: the pg_hosts.conf line that served it */
+	char	   *host_entry;		/* "file:line" */
 	bool		capture_failed; /* a value could not be copied (no memory) */
 } AuditRecord;
 

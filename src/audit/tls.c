@@ -22,6 +22,16 @@
  * record is captured.  A HelloRetryRequest makes the client send a second
  * ClientHello: only the first is kept.  Core sets no message callback.
  *
+ * PostgreSQL 19 makes every connection from a context no hook sees (the
+ * hook is called only for the per-host contexts of pg_hosts.conf, with
+ * ssl_sni = off, and never with ssl_sni = on), and owns the ClientHello
+ * callback.  There a BIO ex_data "new" callback (audit_bio_new), which
+ * OpenSSL calls when core makes the connection's BIO just after its SSL
+ * object, sets the message callback on the connection and tells the hooks
+ * that TLS began; whether a ClientHello arrived is then read from the
+ * session (its client random), and the refused client certificate from
+ * the chain OpenSSL kept.  The same runs on every version, harmlessly.
+ *
  * OpenSSL keeps one ClientHello callback per context and offers no way to
  * read it back, so it cannot be chained: when another module also hooks
  * the TLS initialization, pgtls_audit installs its callback first, lets
@@ -41,6 +51,8 @@
 #include "audit/tls.h"
 #include "certs/server_files.h"
 #include "libpq/auth.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
 
 /* The client certificate whose verification failed in this backend. */
 static X509 *failed_peer_cert = NULL;
@@ -60,22 +72,105 @@ static uint8 client_hello[CLIENT_HELLO_BUFSIZE];
 static size_t client_hello_len = 0;
 static bool client_hello_too_long = false;
 
+/* The message callback ran on this connection (its context had it set). */
+static bool msg_callback_ran = false;
+
 /* Told about each ClientHello (audit/hooks.c) */
 static void (*client_hello_notify) (void) = NULL;
 
 static openssl_tls_init_hook_typ prev_openssl_tls_init_hook = NULL;
 
+static void audit_msg_callback(int write_p, int version, int content_type,
+							   const void *buf, size_t len, SSL *ssl, void *arg);
+
+/* The BIO ex_data index whose "new" callback sees every connection. */
+static int	audit_bio_new_index = -1;
+
+/*
+ * Whether this backend's client started a TLS handshake: the ClientHello
+ * callback saw it, or (PostgreSQL 19, where core owns the ClientHello
+ * callback) the connection's SSL object received a ClientHello, whose
+ * client random OpenSSL keeps (all zero until a ClientHello was read).
+ */
 bool
 audit_tls_handshake_started(void)
 {
-	return tls_handshake_started;
+	SSL		   *ssl;
+	unsigned char random[SSL3_RANDOM_SIZE];
+	size_t		len;
+
+	if (tls_handshake_started)
+		return true;
+	ssl = MyProcPort != NULL ? (SSL *) MyProcPort->ssl : NULL;
+	if (ssl == NULL || !SSL_is_server(ssl))
+		return false;
+	len = SSL_get_client_random(ssl, random, sizeof(random));
+	for (size_t i = 0; i < len; i++)
+		if (random[i] != 0)
+			return true;
+	return false;
 }
 
+/*
+ * OpenSSL calls this ex_data "new" callback for every BIO created in the
+ * process.  In a backend, core makes the connection's BIO right after its
+ * SSL object (port->ssl is set by then) and before the handshake, whatever
+ * context the SSL object is made from.  On PostgreSQL 19, whose serving
+ * context no hook sees, this is the only code of the module that runs for
+ * a client that completes the TLS handshake and leaves without a start-up
+ * packet: it tells the hooks (which register their exit callback), and
+ * sets the message callback on the connection's SSL object, so that the
+ * raw ClientHello is kept as on earlier versions (where the context
+ * already has it: setting it again changes nothing).  Core sets no message
+ * callback.  Only the first BIO made while port->ssl exists counts; the
+ * slot itself stays empty.  (The SSL object's own "new" callback would be
+ * too early: OpenSSL calls it before the object knows its context.)
+ */
+static void
+audit_bio_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			  long argl, void *argp)
+{
+	static bool seen = false;
+
+	if (seen || !IsUnderPostmaster || MyProcPort == NULL || MyProcPort->ssl == NULL)
+		return;
+	seen = true;
+	if (client_hello_notify)
+		client_hello_notify();
+	SSL_set_msg_callback((SSL *) MyProcPort->ssl, audit_msg_callback);
+}
+
+/*
+ * The refused client certificate.  Where the verification wrapper ran (the
+ * ClientHello callback was installed), its copy.  Otherwise (PostgreSQL 19,
+ * where core owns the ClientHello callback and copies the chosen host's
+ * verification settings into the connection) it is read back from the
+ * connection's own SSL object, which still exists while the failed
+ * attempt is recorded:
+ * OpenSSL keeps the chain it built (SSL_get0_verified_chain, leaf first)
+ * and the verification result of the failed handshake, although it never
+ * sets the peer certificate.
+ */
 void *
 audit_tls_failed_peer_cert(int *verify_error)
 {
+	SSL		   *ssl;
+	STACK_OF(X509) *chain;
+	long		result;
+
 	*verify_error = failed_peer_error;
-	return failed_peer_cert;
+	if (failed_peer_cert != NULL)
+		return failed_peer_cert;
+
+	ssl = MyProcPort != NULL ? (SSL *) MyProcPort->ssl : NULL;
+	if (ssl == NULL || SSL_get0_peer_certificate(ssl) != NULL)
+		return NULL;
+	result = SSL_get_verify_result(ssl);
+	chain = SSL_get0_verified_chain(ssl);
+	if (result == X509_V_OK || chain == NULL || sk_X509_num(chain) == 0)
+		return NULL;
+	*verify_error = (int) result;
+	return sk_X509_value(chain, 0);
 }
 
 /* The verification callback the connection had before ours (core's). */
@@ -141,6 +236,7 @@ audit_msg_callback(int write_p, int version, int content_type,
 {
 	const uint8 *msg = buf;
 
+	msg_callback_ran = true;
 	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 4 ||
 		msg[0] != SSL3_MT_CLIENT_HELLO || client_hello_len > 0 ||
 		client_hello_too_long)
@@ -163,6 +259,17 @@ audit_tls_client_hello(size_t *len)
 {
 	*len = client_hello_len;
 	return client_hello_len > 0 ? client_hello : NULL;
+}
+
+/*
+ * Whether our message callback ran on this connection: set on the serving
+ * context by the TLS init hook (before 19) or on the connection itself by
+ * audit_bio_new (every version).  Not when another module replaced it.
+ */
+bool
+audit_tls_hello_observed(void)
+{
+	return msg_callback_ran;
 }
 
 /* Name of the shared object holding a function, for the start-up WARNING. */
@@ -223,6 +330,9 @@ void
 audit_install_tls_init_hook(void (*on_client_hello) (void))
 {
 	client_hello_notify = on_client_hello;
+	if (audit_bio_new_index < 0)
+		audit_bio_new_index = BIO_get_ex_new_index(0, "pgtls_audit connection",
+												   audit_bio_new, NULL, NULL);
 	prev_openssl_tls_init_hook = openssl_tls_init_hook;
 	openssl_tls_init_hook = audit_openssl_tls_init;
 }

@@ -30,4 +30,10 @@ extern void *audit_tls_failed_peer_cert(int *verify_error);
  */
 extern const uint8 *audit_tls_client_hello(size_t *len);
 
+/*
+ * Whether the message callback saw this connection's handshake (false on
+ * PostgreSQL 19, where no hook reaches the serving context).
+ */
+extern bool audit_tls_hello_observed(void);
+
 #endif							/* PGTLS_AUDIT_TLS_H */

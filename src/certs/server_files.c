@@ -22,9 +22,14 @@
  * new one (when loading failed, so the old one stays) or the old one (when
  * it succeeded): so the newest context still alive is always the one in
  * use.  Backends are forked with a copy of it and read the leaf with
- * SSL_CTX_get0_certificate().  A backend therefore reports what was served
- * when it started; a session that began before a reload shows the state
- * before the reload.
+ * SSL_CTX_get0_certificate().  PostgreSQL 19 frees its per-host contexts
+ * (with ssl_sni = off, the one built from ssl_cert_file, which the hook
+ * sees) in every child, a backend when its session starts: the free
+ * callback then keeps the leaf of the newest one (tracked_context_free).
+ * With ssl_sni = on the hook never runs, and outside a TLS session the
+ * served certificate stays unknown.  A backend therefore reports what was
+ * served when it started; a session that began before a reload shows the
+ * state before the reload.
  *
  * src/certs/server_files.c
  *
@@ -36,6 +41,7 @@
 #include "certs/server_files.h"
 #include "certs/parse.h"
 #include "common/files.h"
+#include "common/hosts_file.h"
 #include "common/settings.h"
 
 #include <ctype.h>
@@ -73,6 +79,25 @@ static uint64 tracked_seq = 0;
 static int	ctx_ex_index = -1;
 static char ctx_marker;			/* its address is our ex_data value */
 
+/*
+ * The leaf of the newest tracked context that a child process freed (see
+ * tracked_context_free), with a reference of its own.
+ */
+static X509 *retained_leaf = NULL;
+static uint64 retained_seq = 0;
+
+/*
+ * OpenSSL's ex_data free callback: the context is being freed (its
+ * certificate is still there: OpenSSL frees ex_data first).  In the
+ * postmaster that is a reload replacing the context, or a failed reload
+ * dropping the new one, and the context is simply forgotten.  A child
+ * process creates no context, so when it frees one, it is one it
+ * inherited: PostgreSQL 19 frees its per-host contexts in every child
+ * (observed: auxiliary processes at once, a backend when its session
+ * starts) and makes connections from copies of their certificates.  The
+ * newest inherited context was the one in use when the child was forked:
+ * keep its leaf, so that a session still knows what it was served.
+ */
 static void
 tracked_context_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 					 long argl, void *argp)
@@ -80,8 +105,23 @@ tracked_context_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	if (ptr != &ctx_marker)
 		return;
 	for (int i = 0; i < MAX_TRACKED_CONTEXTS; i++)
-		if (tracked_contexts[i].ctx == parent)
-			tracked_contexts[i].ctx = NULL;
+	{
+		if (tracked_contexts[i].ctx != parent)
+			continue;
+		if (IsUnderPostmaster && tracked_contexts[i].seq > retained_seq)
+		{
+			X509	   *leaf = SSL_CTX_get0_certificate((SSL_CTX *) parent);
+
+			if (leaf != NULL && X509_up_ref(leaf) == 1)
+			{
+				if (retained_leaf != NULL)
+					X509_free(retained_leaf);
+				retained_leaf = leaf;
+				retained_seq = tracked_contexts[i].seq;
+			}
+		}
+		tracked_contexts[i].ctx = NULL;
+	}
 }
 
 /*
@@ -145,6 +185,11 @@ served_leaf(const char **how)
 	{
 		*how = "context";
 		return SSL_CTX_get0_certificate(newest);
+	}
+	if (retained_leaf != NULL)
+	{
+		*how = "context";
+		return retained_leaf;
 	}
 	*how = NULL;
 	return NULL;
@@ -350,7 +395,9 @@ cert_file_rows(ServerCertsState *st, const char *cert_path, const char *ca_path,
 	if (served_fp == NULL || leaf_fp == NULL)
 	{
 		extra_nulls[2] = true;
-		note = "the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
+		note = pgtls_hosts_file_in_use() != NULL ?
+			"with ssl_sni = on the server chooses a certificate per connection from the hosts file (hosts_file) and no module sees its contexts: the served certificate is known only in a TLS session" :
+			"the served certificate is known only in a TLS session, or in any session when pgtls_audit is in shared_preload_libraries";
 	}
 	else
 	{

@@ -543,17 +543,19 @@ BEGIN
     out := out || E'\n== If you harden\n';
     IF pg_catalog.to_regclass('pgtls_audit.client_fingerprints') IS NOT NULL THEN
         BEGIN
+            -- raising the minimum to TLSv1.3 lifts any lower maximum
             FOR r IN SELECT t.label, t.args FROM (VALUES
-                       (1, 'ssl_min_protocol_version = ''TLSv1.3''', ARRAY['TLSv1.3', NULL]),
+                       (1, 'ssl_min_protocol_version = ''TLSv1.3''', ARRAY['TLSv1.3', '', NULL]),
                        (2, 'ssl_ciphers = ''' || pgtls_audit_hardened_ciphers || '''',
-                        ARRAY[NULL, pgtls_audit_hardened_ciphers])) t(ord, label, args)
+                        ARRAY[NULL, NULL, pgtls_audit_hardened_ciphers])) t(ord, label, args)
                       ORDER BY t.ord
             LOOP
                 n := 0;
                 out := out || pg_catalog.format(E'  with %s:\n', r.label);
                 FOR fr IN SELECT i.* FROM pgtls_audit.settings_impact(
                                  ssl_min_protocol_version => r.args[1],
-                                 ssl_ciphers => r.args[2]) i
+                                 ssl_max_protocol_version => r.args[2],
+                                 ssl_ciphers => r.args[3]) i
                            WHERE i.breaks ORDER BY i.connections DESC, i.ja4
                 LOOP
                     n := n + 1;
@@ -569,6 +571,8 @@ BEGIN
         EXCEPTION
             WHEN object_not_in_prerequisite_state THEN
                 out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
             WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
                 out := out || E'  not available\n';
         END;
@@ -604,6 +608,8 @@ BEGIN
         EXCEPTION
             WHEN object_not_in_prerequisite_state THEN
                 out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN invalid_parameter_value OR feature_not_supported THEN
+                out := out || pg_catalog.format(E'  not available (%s)\n', SQLERRM);
             WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
                 out := out || E'  not available\n';
         END;
@@ -611,11 +617,36 @@ BEGIN
         out := out || E'  not available (client fingerprints not installed)\n';
     END IF;
 
+    -- failed attempts of the last day by cause (src/diagnose/diagnose.sql)
+    out := out || E'\n== Why connections fail (last day)\n';
+    IF pg_catalog.to_regprocedure('pgtls_audit.diagnose(interval)') IS NOT NULL THEN
+        BEGIN
+            n := 0;
+            FOR r IN EXECUTE 'SELECT * FROM pgtls_audit.diagnose()' LOOP
+                n := n + 1;
+                out := out || pg_catalog.format(E'  %s%s: %s attempt(s) from %s address(es)\n     %s\n     e.g. %s\n     fix: %s\n',
+                                                r.cause, COALESCE(' (finding ' || r.finding || ')', ''),
+                                                r.attempts, r.clients,
+                                                r.explanation, r.example, r.fix);
+            END LOOP;
+            IF n = 0 THEN
+                out := out || E'  no failed attempts\n';
+            END IF;
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state THEN
+                out := out || E'  not available (pgtls_audit is not in shared_preload_libraries)\n';
+            WHEN undefined_column OR undefined_table OR undefined_function OR insufficient_privilege THEN
+                out := out || E'  not available\n';
+        END;
+    ELSE
+        out := out || E'  not available (diagnose() not installed)\n';
+    END IF;
+
     RETURN out;
 END
 $$;
 COMMENT ON FUNCTION report() IS
-'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, the clients that hardened settings would break, post-quantum readiness';
+'Text report for psql, headed by the server (cluster_name, else data directory, and port): findings by severity, the three things to fix first, certificates expiring soonest, protocol/cipher mix of recent connections, the clients that hardened settings would break, post-quantum readiness, why connections failed in the last day';
 
 -- Privileges: nothing for PUBLIC; monitoring roles read the configured
 -- file's analysis; other files need the privileges of pg_read_server_files

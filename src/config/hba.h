@@ -66,6 +66,7 @@ typedef struct HbaRule
 	bool		reachable;
 	char	   *unreachable_reason;
 	char	   *shadowed_by;	/* "file:line[, file:line]" or NULL */
+	int			shadowed_by_first;	/* index in rules of its first, or -1 */
 	char	   *shadow_note;	/* cannot be decided statically, or NULL */
 	bool		allows_plaintext;
 	bool		weak_method;
@@ -80,6 +81,7 @@ typedef struct HbaAnalysis
 	int			nerrors;		/* lines the server would refuse */
 	List	   *files;			/* every file read (char *), for mtimes */
 	bool		ssl_on;			/* the live ssl setting */
+	struct HbaCoverIndex *cover_index;	/* hba_analysis.c's, or NULL */
 } HbaAnalysis;
 
 /* Does the line use a client certificate (the cert method or clientcert)? */

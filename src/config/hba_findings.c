@@ -281,23 +281,9 @@ rule_risk_findings(HbaFindingState *st, int i, const char *latent)
 static HbaRule *
 first_shadowing_rule(HbaAnalysis *an, int i)
 {
-	HbaRule    *r = &an->rules[i];
-	int			j;
+	int			j = an->rules[i].shadowed_by_first;
 
-	for (j = 0; j < i; j++)
-	{
-		char	   *l = rule_location(&an->rules[j]);
-
-		CHECK_FOR_INTERRUPTS();
-		if (strncmp(r->shadowed_by, l, strlen(l)) == 0 &&
-			(r->shadowed_by[strlen(l)] == '\0' || r->shadowed_by[strlen(l)] == ','))
-		{
-			pfree(l);
-			return &an->rules[j];
-		}
-		pfree(l);
-	}
-	return NULL;
+	return j >= 0 && j < i ? &an->rules[j] : NULL;
 }
 
 /*

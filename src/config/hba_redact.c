@@ -170,13 +170,13 @@ raw_fields(const char *raw)
 		StringInfoData content;
 		RawToken   *t;
 
-		while (*p && (pg_isblank(*p) || *p == ',' || *p == '#'))
+		while (*p && (PGTLS_ISBLANK(*p) || *p == ',' || *p == '#'))
 			p++;
 		if (*p == '\0')
 			break;
 		start = p;
 		initStringInfo(&content);
-		while (*p && (in_quote || (!pg_isblank(*p) && *p != '#')))
+		while (*p && (in_quote || (!PGTLS_ISBLANK(*p) && *p != '#')))
 		{
 			char		c = *p;
 

@@ -87,7 +87,8 @@ sub hba_line_of
 # One connection attempt with psql over TCP.  Options:
 #   user, dbname (postgres), password, sslmode (require), cert (client
 #   certificate base name in the PKI, e.g. 'client_regress_cert_user'),
-#   max_protocol, min_protocol, appname, sql (default: select pg_backend_pid())
+#   max_protocol, min_protocol, appname, sql (default: select pg_backend_pid()),
+#   sni_host (a name to connect to 127.0.0.1 by: libpq sends it as SNI)
 # Returns a hashref: rc, stdout, stderr.
 sub attempt
 {
@@ -119,8 +120,10 @@ sub _conn_string
 {
 	my ($node, %o) = @_;
 	my $pki = pki();
+	# sni_host: connect to 127.0.0.1 under that name (libpq sends it as SNI)
 	my @conn = (
-		'host=127.0.0.1', 'port=' . $node->port,
+		$o{sni_host} ? ("host=$o{sni_host}", 'hostaddr=127.0.0.1') : ('host=127.0.0.1'),
+		'port=' . $node->port,
 		'dbname=' . ($o{dbname} // 'postgres'),
 		'user=' . _conn_quote($o{user}),
 		'sslmode=' . ($o{sslmode} // 'require'),

@@ -15,8 +15,9 @@
 #     stores) and common/; audit/ on common/, certs/ (the TLS hook tells
 #     certs/ about each TLS context) and inventory/ (only audit/hooks.c,
 #     the top of the audit pipeline: check 1 keeps that one way);
-#     config/ on certs/ and common/; only the top (src/pgtls_audit.c) may
-#     depend on everything;
+#     config/ on certs/ and common/; diagnose/ (SQL only today) on
+#     config/, certs/, inventory/, audit/ and common/; only the top
+#     (src/pgtls_audit.c) may depend on everything;
 #  3. every quoted include of a project header resolves to a file;
 #  4. every project header that declares functions has the .c file that
 #     defines them beside it, with the same name (name.h or the folder's
@@ -35,7 +36,8 @@ my %allowed = (
 	audit     => [qw(audit certs common inventory)],
 	inventory => [qw(inventory audit common)],
 	config    => [qw(config certs common)],
-	top       => [qw(top common audit inventory certs config)],
+	diagnose  => [qw(diagnose config certs inventory audit common)],
+	top       => [qw(top common audit inventory certs config diagnose)],
 );
 my %base = map { $_ => 1 } qw(pgtls_audit.h pg_compat.h);
 
@@ -63,7 +65,7 @@ find({ no_chdir => 1, wanted => sub {
 		if (!defined $target)
 		{
 			# a PostgreSQL or system header ("utils/guc.h", "common/hashfn.h")
-			next unless $inc =~ m{^(common|audit|inventory|certs|config)/} && -d "$src/$1"
+			next unless $inc =~ m{^(common|audit|inventory|certs|config|diagnose)/} && -d "$src/$1"
 			  && !($pginc && -f "$pginc/$inc");
 			push @unresolved, "$rel: $inc";
 			next;

@@ -64,9 +64,23 @@ rc=$?
 cat "$out"
 count_tap layout "$out" $rc
 
+# ---- one release version in every file that names it
+# (test/lib/check_versions.sh), and a self-test that a mismatch fails
+echo "== versions"
+out=$work/versions.out
+(bash test/lib/check_versions.sh "$work"; r1=$?
+ bash test/lib/check_versions.sh --self-test "$work"; r2=$?
+ exit $((r1 | r2))) >"$out" 2>&1
+rc=$?
+cat "$out"
+count_tap versions "$out" $rc
+
 # ---- the ClientHello parser and JA4, compiled outside the server: unit
 # tests, the seeds' expected fields, fresh captures, JA4 against tshark's
-# (a skip without tshark 4.2+), a short fuzz run (a skip without libFuzzer)
+# (a skip without tshark 4.2+), a short fuzz run (a skip without libFuzzer).
+# PGTLS_NO_CLIENT_HELLO=1 leaves it out (the package test in the matrix:
+# it never touches the installed files).
+if [ -z "${PGTLS_NO_CLIENT_HELLO:-}" ]; then
 echo "== ClientHello parser and JA4"
 out=$work/client_hello.out
 PGTLS_HELLO_PORT=${PGTLS_HELLO_PORT:-$((55700 + v))} \
@@ -74,6 +88,7 @@ PGTLS_HELLO_PORT=${PGTLS_HELLO_PORT:-$((55700 + v))} \
 rc=$?
 grep -v '^ok [0-9]* - unit: ' "$out"
 count_tap client_hello "$out" $rc
+fi
 
 # ---- pg_regress against a TLS cluster of the harness
 echo "== pg_regress"

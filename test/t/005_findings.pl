@@ -248,7 +248,7 @@ my $bad_tls;
 	is_deeply(\@fix, [ 'critical CERT003', 'critical CERT010', 'critical AUTH001' ],
 		'report: fix first: certificates before auth, one per check')
 	  or diag $fix;
-	my ($mix) = $report =~ /== Protocols and ciphers of recent connections\n(.*)\z/s;
+	my ($mix) = $report =~ /== Protocols and ciphers of recent connections\n(.*?\n)(?:\n== |\z)/s;
 	my ($proto, $cipher) = split / /, $bad_tls // '';
 	is($mix, sprintf("  %6s  %-10s %s\n  %6s  %-10s %s\n", 1, 'TLS (failed)', '-', 1, $proto, $cipher),
 		'report: protocol mix of the two TCP attempts');
@@ -423,7 +423,7 @@ EOF
 # any function, message or debug report; a superuser sees complete lines
 {
 	my $node = tls_node('secrets', no_start => 1);
-	my $with_radius = $node->pg_version < 19;    # 19 removed RADIUS
+	my $with_radius = $node->pg_version->major < 19;    # 19 removed RADIUS (major: 19rc1 compares below 19)
 	my @valid = (
 		'host all regress_ldap 10.10.0.0/16 ldap ldapserver=ldap.example.com ldapbasedn="dc=example,dc=com" '
 		  . 'ldapbinddn="cn=reader,dc=example,dc=com" ldapbindpasswd="Ldap secret 1" ldapsearchattribute=uid '
@@ -550,15 +550,16 @@ SELECT pgtls_audit.report();
 }
 
 # ---------------------------------------------------------------------
-# 6. the analysis of a large file can be cancelled: a few thousand lines
-# that no earlier line covers (a different user each) cost a quadratic
-# number of comparisons; statement_timeout must stop it in the loop, not
+# 6. the analysis of a large file can be cancelled: 200,000 lines that no
+# earlier line covers (different users each) take about a second (the
+# analysis is linear since the index of hba_analysis.c: 6,000 such lines
+# once took as long); statement_timeout must stop it in the loop, not
 # after it
 {
 	my $node = tls_node('cancel');
 	$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
 	my $big = $node->basedir . '/big_hba.conf';
-	my $lines = 6000;
+	my $lines = 200000;
 	open my $fh, '>', $big or die $!;
 	for my $i (1 .. $lines)
 	{
@@ -574,7 +575,7 @@ SELECT pgtls_audit.report();
 	};
 	my ($o, $e, $full) = $run->("SELECT count(*) FROM pgtls_audit.hba_rules('$big')");
 	is($o, $lines, 'cancel: without a timeout the analysis completes') or diag $e;
-	my $timeout = 0.2;
+	my $timeout = 0.1;
 	cmp_ok($full, '>', 5 * $timeout, "cancel: it takes longer than the timeout (${full}s)");
 	for my $f ("pgtls_audit.hba_rules('$big')", "pgtls_audit.check_config('$big')",
 		"pgtls_audit.hba_match('x', 'y', '10.0.0.1', true, false, '$big')")

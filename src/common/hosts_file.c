@@ -1,0 +1,221 @@
+/*-------------------------------------------------------------------------
+ *
+ * hosts_file.c
+ *	  PostgreSQL 19's pg_hosts.conf, the per-host certificates of server
+ *	  side SNI (ssl_sni = on, setting hosts_file), read by a small parser
+ *	  of our own that allocates nothing and raises nothing.
+ *
+ * Why not the server's own load_hosts(): it exists only on 19, allocates,
+ * may raise, and its result is not exported to extensions; the audit
+ * record needs the line that served a connection from an exit callback,
+ * where nothing may raise.  The syntax is the one of pg_hba.conf's
+ * tokenizer: blank-separated fields, '#' comments, double quotes, comma
+ * lists (blanks after a comma allowed), a backslash at the end of a line
+ * continues it.  Not handled: "@file" host-name lists are kept as written
+ * and match no server name (their names are then served by the "*" line
+ * here, by the listed line in the server).
+ *
+ * The server chooses the line for a connection (be-secure-openssl.c,
+ * sni_clienthello_cb, as its tests show): the line naming the client's
+ * server name, case-insensitively, else the "*" line; a client sending no
+ * server name gets the "/no_sni/" line, else the "*" line; otherwise the
+ * handshake fails (unrecognized_name / missing_extension alerts).
+ *
+ * src/common/hosts_file.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/hosts_file.h"
+#include "utils/guc.h"
+
+#define HOSTS_READ_MAX (64 * 1024)
+
+const char *
+pgtls_hosts_file_in_use(void)
+{
+	const char *sni = GetConfigOption("ssl_sni", true, false);
+	const char *path = GetConfigOption("hosts_file", true, false);
+
+	if (sni == NULL || strcmp(sni, "on") != 0 || path == NULL || path[0] == '\0')
+		return NULL;
+	return path;
+}
+
+static bool
+hosts_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Skip blanks and backslash-newline continuations. */
+static size_t
+skip_blanks(const char *buf, size_t len, size_t p, int *lineno)
+{
+	for (;;)
+	{
+		if (p < len && hosts_blank(buf[p]))
+			p++;
+		else if (p + 1 < len && buf[p] == '\\' && buf[p + 1] == '\n')
+		{
+			p += 2;
+			(*lineno)++;
+		}
+		else
+			return p;
+	}
+}
+
+/* Append a character to a field, marking truncation. */
+static void
+field_add(PgtlsHostsLine *out, int f, size_t *flen, char c)
+{
+	if (*flen + 1 < PGTLS_HOSTS_FIELD_MAX)
+	{
+		out->field[f][(*flen)++] = c;
+		out->field[f][*flen] = '\0';
+	}
+	else
+		out->truncated = true;
+}
+
+/*
+ * Read one field from p: a token, or a comma list of tokens.  Returns the
+ * position after it.
+ */
+static size_t
+read_field(const char *buf, size_t len, size_t p, int *lineno,
+		   PgtlsHostsLine *out, int f)
+{
+	size_t		flen = 0;
+	bool		in_quote = false;
+
+	out->field[f][0] = '\0';
+	while (p < len)
+	{
+		char		c = buf[p];
+
+		if (!in_quote && (c == '\n' || c == '#' || hosts_blank(c)))
+			break;
+		if (!in_quote && c == '\\' && p + 1 < len && buf[p + 1] == '\n')
+			break;
+		p++;
+		if (c == '"')
+		{
+			in_quote = !in_quote;
+			continue;
+		}
+		field_add(out, f, &flen, c);
+		if (c == ',' && !in_quote)
+			p = skip_blanks(buf, len, p, lineno);
+	}
+	return p;
+}
+
+bool
+pgtls_hosts_next_line(const char *buf, size_t len, size_t *pos, int *lineno,
+					  PgtlsHostsLine *out)
+{
+	size_t		p = *pos;
+
+	while (p < len)
+	{
+		int			start_line;
+
+		p = skip_blanks(buf, len, p, lineno);
+		start_line = *lineno;
+		out->nfields = 0;
+		out->truncated = false;
+		out->too_many_fields = false;
+		while (p < len && buf[p] != '\n' && buf[p] != '#')
+		{
+			if (out->nfields < PGTLS_HOSTS_MAX_FIELDS)
+				p = read_field(buf, len, p, lineno, out, out->nfields++);
+			else
+			{
+				PgtlsHostsLine scratch;
+
+				out->too_many_fields = true;
+				p = read_field(buf, len, p, lineno, &scratch, 0);
+			}
+			p = skip_blanks(buf, len, p, lineno);
+		}
+		/* the rest of the line: a comment */
+		while (p < len && buf[p] != '\n')
+			p++;
+		if (p < len)
+		{
+			p++;
+			(*lineno)++;
+		}
+		if (out->nfields > 0)
+		{
+			out->line = start_line;
+			*pos = p;
+			return true;
+		}
+	}
+	*pos = p;
+	return false;
+}
+
+bool
+pgtls_hosts_line_has_name(const PgtlsHostsLine *l, const char *name)
+{
+	const char *s = l->field[PGTLS_HOSTS_NAMES];
+	size_t		n = strlen(name);
+
+	while (*s)
+	{
+		const char *comma = strchr(s, ',');
+		size_t		len = comma ? (size_t) (comma - s) : strlen(s);
+
+		if (len == n && pg_strncasecmp(s, name, n) == 0)
+			return true;
+		if (comma == NULL)
+			break;
+		s = comma + 1;
+	}
+	return false;
+}
+
+/* The static buffer the exit path reads the file into. */
+static char hosts_buf[HOSTS_READ_MAX];
+static PgtlsHostsLine hosts_line;
+
+int
+pgtls_hosts_entry_for(const char *path, const char *sni)
+{
+	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
+	ssize_t		n;
+	size_t		len = 0;
+	size_t		pos = 0;
+	int			lineno = 1;
+	int			named = 0,
+				no_sni = 0,
+				deflt = 0;
+
+	if (fd < 0)
+		return 0;
+	while (len < sizeof(hosts_buf) &&
+		   (n = read(fd, hosts_buf + len, sizeof(hosts_buf) - len)) > 0)
+		len += n;
+	close(fd);
+
+	while (pgtls_hosts_next_line(hosts_buf, len, &pos, &lineno, &hosts_line))
+	{
+		if (named == 0 && sni != NULL && pgtls_hosts_line_has_name(&hosts_line, sni))
+			named = hosts_line.line;
+		if (no_sni == 0 && pgtls_hosts_line_has_name(&hosts_line, "/no_sni/"))
+			no_sni = hosts_line.line;
+		if (deflt == 0 && pgtls_hosts_line_has_name(&hosts_line, "*"))
+			deflt = hosts_line.line;
+	}
+	if (sni != NULL)
+		return named ? named : deflt;
+	return no_sni ? no_sni : deflt;
+}
