@@ -276,7 +276,8 @@ write_hosts("*  server_ec.crt  server_ec.key\n");
 
 # oauth lines (18+) while oauth_validator_libraries is empty (the default):
 # the server's own parser refuses them, so the findings report HBA001 with
-# the server's message; before 18 oauth is an unknown method (HBA001 too)
+# the server's message (its wording differs between 18 and 19); before 18
+# oauth is an unknown method (HBA001 too)
 my $oauth_hba = "$dd/pg_hba_oauth.conf";
 open my $oh, '>', $oauth_hba or die $!;
 print $oh "host all all 127.0.0.1/32 oauth issuer=https://issuer.example scope=openid\n";
@@ -285,7 +286,7 @@ my $oauth_msg = $node->safe_psql('postgres',
 	"SELECT string_agg(check_id || '|' || message, ',') FROM pgtls_audit.check_config('$oauth_hba') WHERE check_id = 'HBA001'");
 if ($node->pg_version->major >= 18)
 {
-	like($oauth_msg, qr/^HBA001\|.*oauth_validator_libraries must be set for authentication method oauth/,
+	like($oauth_msg, qr/^HBA001\|.*oauth_validator_libraries"? must be set for authentication method "?oauth/,
 		'18+: oauth line with oauth_validator_libraries empty: HBA001 with the server\'s message');
 }
 else
