@@ -46,6 +46,7 @@ OBJS = \
 	src/config/hba_parse.o \
 	src/config/hba_redact.o \
 	src/config/hba_rules.o \
+	src/config/hosts_checks.o \
 	src/config/ssl_checks.o
 
 # The install script is assembled from one SQL fragment per folder, next to

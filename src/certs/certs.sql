@@ -54,7 +54,8 @@ CREATE FUNCTION _server_certificates(
     OUT subject_alt_names text[], OUT is_ca boolean, OUT self_signed boolean,
     OUT sha256_fingerprint text,
     OUT chain_verifies boolean, OUT chain_error text, OUT is_served boolean,
-    OUT note text)
+    OUT note text, OUT host_names text[], OUT hosts_file text,
+    OUT hosts_line integer, OUT hosts_field text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgtls_audit_server_certificates'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -62,7 +63,7 @@ REVOKE ALL ON FUNCTION _server_certificates() FROM PUBLIC;
 
 CREATE VIEW server_certificates AS SELECT * FROM _server_certificates();
 COMMENT ON VIEW server_certificates IS
-'Every certificate in ssl_cert_file (leaf first) and ssl_ca_file, the served leaf when it differs from the file, chain verification, and problems with the files';
+'Every certificate in ssl_cert_file (leaf first) and ssl_ca_file, the served leaf when it differs from the file, on PostgreSQL 19 with ssl_sni on every pg_hosts.conf line''s certificate, chain and CA file (source pg_hosts.conf, with the line''s host names, file and line number), chain verification, and problems with the files';
 
 CREATE FUNCTION _crls(
     OUT source text, OUT path text,
@@ -120,13 +121,21 @@ AS $$
            e.expires, e.days_left, e.status, e.action
     FROM (
         -- the server's chain, the certificate it serves, the CA certificates
-        SELECT CASE WHEN s.source = 'ssl_ca_file' THEN 'ca_certificate'
+        SELECT CASE WHEN s.source = 'ssl_ca_file' OR s.hosts_field = 'ssl_ca' THEN 'ca_certificate'
                     WHEN s.source = 'served' THEN 'served_certificate'
                     WHEN s."position" = 1 THEN 'server_certificate'
                     ELSE 'server_chain_certificate' END AS kind,
                s.source, s.path, s.subject_dn, s.issuer_dn, s.serial,
                s.not_after AS expires, s.days_left, s.status,
-               CASE WHEN s.source = 'ssl_ca_file' THEN
+               CASE WHEN s.source = 'pg_hosts.conf' AND s.hosts_field = 'ssl_ca' THEN
+                        'Add the renewed CA certificate to the SSL_CA file of ' || s.hosts_file || ' line ' || s.hosts_line ||
+                        ' (hosts ' || array_to_string(s.host_names, ', ') || '), then SELECT pg_reload_conf(); once it expires, the server refuses the client certificates it signed for these hosts.'
+                    WHEN s.source = 'pg_hosts.conf' AND s."position" = 1 THEN
+                        'Renew the certificate of ' || s.hosts_file || ' line ' || s.hosts_line ||
+                        ' (hosts ' || array_to_string(s.host_names, ', ') || '), replace its SSL_CERTIFICATE file (and SSL_KEY if the key changes), then SELECT pg_reload_conf(); clients connecting to these names with sslmode=verify-ca or verify-full refuse an expired one.'
+                    WHEN s.source = 'pg_hosts.conf' THEN
+                        'Get the renewed intermediate certificate from the CA, update the chain in the SSL_CERTIFICATE file of ' || s.hosts_file || ' line ' || s.hosts_line || ', then SELECT pg_reload_conf().'
+                    WHEN s.source = 'ssl_ca_file' THEN
                         'Add the renewed CA certificate to ssl_ca_file (keep the old one until every client certificate it signed is replaced), then SELECT pg_reload_conf(); once it expires, the server refuses the client certificates it signed.'
                     WHEN s.source = 'served' THEN
                         'The server still serves this certificate although ssl_cert_file holds another: SELECT pg_reload_conf() to serve the file.'
@@ -170,7 +179,7 @@ AS $$
     ORDER BY e.expires, e.kind, e.subject_dn, e.serial
 $$;
 COMMENT ON FUNCTION expiring(interval) IS
-'Server chain, served and CA certificates, CRLs and client certificates seen that expire within the interval (default pgtls_audit.expiry_warning_days) or already have, with what to do';
+'Server chain, served and CA certificates (those of every pg_hosts.conf line too), CRLs and client certificates seen that expire within the interval (default pgtls_audit.expiry_warning_days) or already have, with what to do';
 
 REVOKE ALL ON FUNCTION expiring(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION expiring(interval) TO pg_monitor;
@@ -182,11 +191,12 @@ CREATE FUNCTION server_key_check(
     OUT permissions_ok boolean, OUT readable boolean, OUT key_type text,
     OUT key_bits integer, OUT encrypted boolean,
     OUT matches_certificate boolean, OUT passphrase_command_set boolean,
-    OUT problem text)
-RETURNS record
+    OUT problem text, OUT source text, OUT host_names text[],
+    OUT hosts_file text, OUT hosts_line integer)
+RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgtls_audit_server_key_check'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 REVOKE ALL ON FUNCTION server_key_check() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION server_key_check() TO pg_monitor;
 COMMENT ON FUNCTION server_key_check() IS
-'Granted to pg_monitor: ssl_key_file present, owner and permissions acceptable to the server, readable, key type and size, encrypted, matches ssl_cert_file; never shows key material';
+'Granted to pg_monitor: ssl_key_file (and on PostgreSQL 19 with ssl_sni on the key of every pg_hosts.conf line) present, owner and permissions acceptable to the server, readable, key type and size, encrypted, matches its certificate; never shows key material';

@@ -4,7 +4,8 @@
  *	  server_key_check(): the private key in ssl_key_file checked as the
  *	  server checks it at start (present, owner and mode, readable, not
  *	  protected by a passphrase, matching the certificate), without ever
- *	  showing key material.  The key file rules and the key reader are
+ *	  showing key material; on PostgreSQL 19 with ssl_sni = on, the key of
+ *	  every pg_hosts.conf line too.  The key file rules and the key reader are
  *	  also those of the findings (config/ssl_checks.c).
  *
  * src/certs/key_check.c
@@ -17,6 +18,8 @@
 #include "certs/key_check.h"
 #include "certs/parse.h"
 #include "common/files.h"
+#include "common/findings_list.h"
+#include "common/hosts_file.h"
 #include "common/settings.h"
 
 #include <pwd.h>
@@ -33,7 +36,9 @@
 #include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
 /* ---------------------------------------------------------------------
  * server_key_check(): never shows key material.  Who may call it is
@@ -100,7 +105,8 @@ read_private_key_file(const char *path, bool *encrypted, char **problem)
 }
 
 /* ---------------------------------------------------------------------
- * server_key_check(): one row, its columns filled by what can be checked
+ * server_key_check(): one row per key, its columns filled by what can be
+ * checked
  * ---------------------------------------------------------------------
  */
 enum
@@ -117,6 +123,10 @@ enum
 	KC_MATCHES_CERTIFICATE,
 	KC_PASSPHRASE_COMMAND_SET,
 	KC_PROBLEM,
+	KC_SOURCE,
+	KC_HOST_NAMES,
+	KC_HOSTS_FILE,
+	KC_HOSTS_LINE,
 	KC_NCOLS
 };
 
@@ -148,8 +158,8 @@ kc_problem(KeyCheck *kc, const char *problem)
  * one (the caller frees it); *readable and *encrypted say what was read.
  */
 static EVP_PKEY *
-key_file_columns(KeyCheck *kc, const char *key_path, bool *readable,
-				 bool *encrypted)
+key_file_columns(KeyCheck *kc, const char *key_setting, const char *key_path,
+				 bool *readable, bool *encrypted)
 {
 	struct stat st;
 	struct passwd *pw;
@@ -163,7 +173,7 @@ key_file_columns(KeyCheck *kc, const char *key_path, bool *readable,
 	{
 		kc_set(kc, KC_PRESENT, BoolGetDatum(false));
 		if (key_path[0] == '\0')
-			appendStringInfoString(&kc->problems, "ssl_key_file is not set");
+			appendStringInfo(&kc->problems, "%s is not set", key_setting);
 		else
 			appendStringInfo(&kc->problems, "could not access file \"%s\": %m", key_path);
 		return NULL;
@@ -196,7 +206,8 @@ key_file_columns(KeyCheck *kc, const char *key_path, bool *readable,
 
 /* matches_certificate: the key against the first certificate of cert_path */
 static void
-matches_certificate_column(KeyCheck *kc, EVP_PKEY *pkey, const char *cert_path)
+matches_certificate_column(KeyCheck *kc, EVP_PKEY *pkey, const char *cert_setting,
+						   const char *cert_path)
 {
 	char	   *cbuf;
 	size_t		clen;
@@ -215,7 +226,7 @@ matches_certificate_column(KeyCheck *kc, EVP_PKEY *pkey, const char *cert_path)
 
 		kc_set(kc, KC_MATCHES_CERTIFICATE, BoolGetDatum(matches));
 		if (!matches)
-			kc_problem(kc, "the key does not match the certificate in ssl_cert_file");
+			kc_problem(kc, psprintf("the key does not match the certificate in %s", cert_setting));
 	}
 	parse_result_free(&res);
 	ERR_clear_error();
@@ -223,7 +234,8 @@ matches_certificate_column(KeyCheck *kc, EVP_PKEY *pkey, const char *cert_path)
 
 /* encrypted, key_type, key_bits, matches_certificate, of a readable file */
 static void
-key_columns(KeyCheck *kc, EVP_PKEY *pkey, bool encrypted, const char *cert_path)
+key_columns(KeyCheck *kc, EVP_PKEY *pkey, bool encrypted,
+			const char *cert_setting, const char *cert_path)
 {
 	kc_set(kc, KC_ENCRYPTED, BoolGetDatum(encrypted));
 	if (pkey == NULL)
@@ -235,39 +247,99 @@ key_columns(KeyCheck *kc, EVP_PKEY *pkey, bool encrypted, const char *cert_path)
 	}
 	kc_set(kc, KC_KEY_TYPE, CStringGetTextDatum(key_type_name(pkey)));
 	kc_set(kc, KC_KEY_BITS, Int32GetDatum(EVP_PKEY_bits(pkey)));
-	matches_certificate_column(kc, pkey, cert_path);
+	matches_certificate_column(kc, pkey, cert_setting, cert_path);
 }
 
-PG_FUNCTION_INFO_V1(pgtls_audit_server_key_check);
-
-Datum
-pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
+/*
+ * One row: the key at key_path against the certificate at cert_path.
+ * key_setting and cert_setting name them in problems; line is the
+ * pg_hosts.conf line they come from, or NULL for ssl_key_file.
+ */
+static void
+key_check_row(ReturnSetInfo *rsinfo, const char *key_setting, const char *key_path,
+			  const char *cert_setting, const char *cert_path,
+			  bool passphrase_command_set, const char *hosts_path,
+			  const PgtlsHostsLine *line)
 {
-	const char *key_path = pgtls_setting_or_empty("ssl_key_file");
-	const char *cert_path = pgtls_setting_or_empty("ssl_cert_file");
-	TupleDesc	tupdesc;
 	KeyCheck	kc;
 	bool		readable;
 	bool		encrypted;
 	EVP_PKEY   *pkey;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
+	CHECK_FOR_INTERRUPTS();
 	memset(kc.nulls, true, sizeof(kc.nulls));
 	initStringInfo(&kc.problems);
 	kc_set(&kc, KC_KEY_FILE, CStringGetTextDatum(key_path));
+	kc_set(&kc, KC_SOURCE, CStringGetTextDatum(line ? "pg_hosts.conf" : "ssl_key_file"));
+	if (line)
+	{
+		kc_set(&kc, KC_HOST_NAMES, pgtls_text_array(pgtls_hosts_names(line)));
+		kc_set(&kc, KC_HOSTS_FILE, CStringGetTextDatum(hosts_path));
+		kc_set(&kc, KC_HOSTS_LINE, Int32GetDatum(line->line));
+	}
 
-	pkey = key_file_columns(&kc, key_path, &readable, &encrypted);
+	pkey = key_file_columns(&kc, key_setting, key_path, &readable, &encrypted);
 	if (readable)
-		key_columns(&kc, pkey, encrypted, cert_path);
+		key_columns(&kc, pkey, encrypted, cert_setting, cert_path);
 	if (pkey)
 		EVP_PKEY_free(pkey);
 
 	/* passphrase command, as a hint for encrypted keys */
-	kc_set(&kc, KC_PASSPHRASE_COMMAND_SET,
-		   BoolGetDatum(pgtls_setting_or_empty("ssl_passphrase_command")[0] != '\0'));
+	kc_set(&kc, KC_PASSPHRASE_COMMAND_SET, BoolGetDatum(passphrase_command_set));
 	if (kc.problems.len)
 		kc_set(&kc, KC_PROBLEM, CStringGetTextDatum(kc.problems.data));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, kc.values, kc.nulls)));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, kc.values, kc.nulls);
+}
+
+/*
+ * server_key_check(): ssl_key_file first, then (PostgreSQL 19 with
+ * ssl_sni = on) the key of each pg_hosts.conf line against the line's
+ * certificate.  Lines the server's parser refuses, and a hosts file that
+ * cannot be read, are the findings' business (config/hosts_checks.c).
+ */
+PG_FUNCTION_INFO_V1(pgtls_audit_server_key_check);
+
+Datum
+pgtls_audit_server_key_check(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo;
+	const char *hosts_path = pgtls_hosts_file_in_use();
+
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	key_check_row(rsinfo, "ssl_key_file", pgtls_setting_or_empty("ssl_key_file"),
+				  "ssl_cert_file", pgtls_setting_or_empty("ssl_cert_file"),
+				  pgtls_setting_or_empty("ssl_passphrase_command")[0] != '\0',
+				  NULL, NULL);
+
+	if (hosts_path)
+	{
+		List	   *lines;
+		char	   *problem;
+		bool		missing;
+		ListCell   *lc;
+
+		if (pgtls_hosts_load(hosts_path, &lines, &problem, &missing))
+		{
+			foreach(lc, lines)
+			{
+				PgtlsHostsLine *l = lfirst(lc);
+				char	   *where;
+
+				if (l->nfields <= PGTLS_HOSTS_KEY || l->truncated)
+					continue;
+				where = psprintf("%s line %d", hosts_path, l->line);
+				key_check_row(rsinfo,
+							  psprintf("the SSL_KEY field of %s", where),
+							  l->field[PGTLS_HOSTS_KEY],
+							  psprintf("the SSL_CERTIFICATE field of %s", where),
+							  l->field[PGTLS_HOSTS_CERT],
+							  l->nfields > PGTLS_HOSTS_PASSCMD &&
+							  l->field[PGTLS_HOSTS_PASSCMD][0] != '\0',
+							  hosts_path, l);
+			}
+		}
+	}
+	return (Datum) 0;
 }

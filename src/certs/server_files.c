@@ -7,7 +7,11 @@
  *
  * SQL functions (see src/certs/certs.sql for the views over them):
  *	  _server_certificates()                           ssl_cert_file, the
- *	                                                   served leaf, ssl_ca_file
+ *	                                                   served leaf, ssl_ca_file,
+ *	                                                   and on 19 with ssl_sni
+ *	                                                   on each pg_hosts.conf
+ *	                                                   line's certificate,
+ *	                                                   chain and CA file
  *	  _crls()                                          ssl_crl_file, ssl_crl_dir
  *
  * Configured files that are missing, unreadable or malformed never fail a
@@ -41,6 +45,7 @@
 #include "certs/server_files.h"
 #include "certs/parse.h"
 #include "common/files.h"
+#include "common/findings_list.h"
 #include "common/hosts_file.h"
 #include "common/settings.h"
 
@@ -202,26 +207,39 @@ served_leaf(const char **how)
 
 /* ---- server_certificates ---- */
 
-/* source, path, CERT_NCOLS, chain_verifies, chain_error, is_served, note */
-#define SC_NCOLS (2 + CERT_NCOLS + 4)
+/*
+ * source, path, CERT_NCOLS, chain_verifies, chain_error, is_served, note,
+ * then (pg_hosts.conf rows only) host_names, hosts_file, hosts_line,
+ * hosts_field
+ */
 #define SC_CHAIN_VERIFIES (2 + CERT_NCOLS)
 #define SC_CHAIN_ERROR (SC_CHAIN_VERIFIES + 1)
 #define SC_IS_SERVED (SC_CHAIN_VERIFIES + 2)
+#define SC_NOTE (SC_CHAIN_VERIFIES + 3)
+#define SC_HOST_NAMES (SC_NOTE + 1)
+#define SC_HOSTS_FILE (SC_NOTE + 2)
+#define SC_HOSTS_LINE (SC_NOTE + 3)
+#define SC_HOSTS_FIELD (SC_NOTE + 4)
+#define SC_NCOLS (SC_HOSTS_FIELD + 1)
 
 typedef struct ServerCertsState
 {
 	ReturnSetInfo *rsinfo;
 	TimestampTz now;
+	/* while the rows of pg_hosts.conf are made: */
+	const char *hosts_path;		/* the file, else NULL */
+	const PgtlsHostsLine *line; /* its line, else NULL */
+	const char *hosts_field;	/* "ssl_certificate" or "ssl_ca", or NULL */
 } ServerCertsState;
 
 /*
  * A row of server_certificates or crls begins with source and path (NULL
- * for the served certificate) and ends with note; every other column is
- * NULL until it is set.
+ * for the served certificate) and has a note (column note_col); every
+ * other column is NULL until it is set.
  */
 static void
-file_row_init(Datum *values, bool *nulls, int ncols, const char *source,
-			  const char *path, const char *note)
+file_row_init(Datum *values, bool *nulls, int ncols, int note_col,
+			  const char *source, const char *path, const char *note)
 {
 	memset(nulls, true, ncols * sizeof(bool));
 	values[0] = CStringGetTextDatum(source);
@@ -233,8 +251,8 @@ file_row_init(Datum *values, bool *nulls, int ncols, const char *source,
 	}
 	if (note)
 	{
-		values[ncols - 1] = CStringGetTextDatum(note);
-		nulls[ncols - 1] = false;
+		values[note_col] = CStringGetTextDatum(note);
+		nulls[note_col] = false;
 	}
 }
 
@@ -247,7 +265,24 @@ sc_put(ServerCertsState *st, const char *source, const char *path, X509 *cert,
 
 	/* one row per certificate of a file: callers hold it in a PG_TRY */
 	CHECK_FOR_INTERRUPTS();
-	file_row_init(values, nulls, SC_NCOLS, source, path, note);
+	file_row_init(values, nulls, SC_NCOLS, SC_NOTE, source, path, note);
+	if (st->hosts_path)
+	{
+		values[SC_HOSTS_FILE] = CStringGetTextDatum(st->hosts_path);
+		nulls[SC_HOSTS_FILE] = false;
+	}
+	if (st->line)
+	{
+		values[SC_HOST_NAMES] = pgtls_text_array(pgtls_hosts_names(st->line));
+		nulls[SC_HOST_NAMES] = false;
+		values[SC_HOSTS_LINE] = Int32GetDatum(st->line->line);
+		nulls[SC_HOSTS_LINE] = false;
+	}
+	if (st->hosts_field)
+	{
+		values[SC_HOSTS_FIELD] = CStringGetTextDatum(st->hosts_field);
+		nulls[SC_HOSTS_FIELD] = false;
+	}
 	if (cert)
 	{
 		memset(nulls + 2, false, CERT_NCOLS * sizeof(bool));
@@ -447,6 +482,137 @@ server_certificate_rows(ServerCertsState *st, const char *cert_path,
 		sc_put(st, "ssl_ca_file", ca_path, NULL, 0, NULL, NULL, ca_problem);
 }
 
+/* ---- server_certificates: pg_hosts.conf (PostgreSQL 19, ssl_sni = on) ---- */
+
+/*
+ * The leaf of a pg_hosts.conf line (chain verified against the line's CA
+ * file, is_served from this TLS session), then the rest of its chain.
+ */
+static void
+host_cert_rows(ServerCertsState *st, const char *cert_path, ParseResult *chain,
+			   ParseResult *cas, bool have_cas, const char *ca_path,
+			   const char *line_problem)
+{
+	X509	   *leaf = sk_X509_value(chain->certs, 0);
+	X509	   *session_leaf = NULL;
+	Datum		extra[3];
+	bool		extra_nulls[3] = {false, false, false};
+	const char *chain_error = NULL;
+	const char *note = line_problem;
+
+	if (have_cas)
+	{
+		extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
+											 &chain_error));
+		if (chain_error)
+			extra[1] = CStringGetTextDatum(chain_error);
+		else
+			extra_nulls[1] = true;
+	}
+	else
+	{
+		extra_nulls[0] = true;
+		extra[1] = CStringGetTextDatum(ca_path[0] ?
+									   "the line's CA file could not be read or holds no certificate" :
+									   "the line names no CA file");
+	}
+
+	if (MyProcPort != NULL && MyProcPort->ssl != NULL)
+		session_leaf = SSL_get_certificate(MyProcPort->ssl);
+	if (session_leaf != NULL && X509_cmp(session_leaf, leaf) == 0)
+		extra[2] = BoolGetDatum(true);
+	else
+	{
+		extra_nulls[2] = true;
+		if (note == NULL)
+			note = session_leaf != NULL ?
+				"this TLS session was served another certificate; with ssl_sni = on no module sees the server's per-host contexts, so whether this file is what the server serves for this line is known only in a TLS session it served" :
+				"with ssl_sni = on no module sees the server's per-host contexts: whether this file is what the server serves for this line is known only in a TLS session it served";
+	}
+	sc_put(st, "pg_hosts.conf", cert_path, leaf, 1, extra, extra_nulls, note);
+
+	for (int i = 1; i < sk_X509_num(chain->certs); i++)
+		sc_put(st, "pg_hosts.conf", cert_path, sk_X509_value(chain->certs, i),
+			   i + 1, NULL, NULL, NULL);
+}
+
+/* The rows of one pg_hosts.conf line: certificate file, then CA file. */
+static void
+host_line_rows(ServerCertsState *st, const PgtlsHostsLine *l)
+{
+	const char *problem = pgtls_hosts_line_problem(l);
+	const char *ca_path = l->nfields > PGTLS_HOSTS_CA ? l->field[PGTLS_HOSTS_CA] : "";
+	ParseResult chain;
+	ParseResult cas;
+
+	st->line = l;
+	st->hosts_field = NULL;
+	if (l->nfields <= PGTLS_HOSTS_KEY || l->truncated)
+	{
+		sc_put(st, "pg_hosts.conf", NULL, NULL, 0, NULL, NULL, problem);
+		st->line = NULL;
+		return;
+	}
+
+	parse_result_init(&chain);
+	parse_result_init(&cas);
+	PG_TRY();
+	{
+		char	   *ca_problem;
+		bool		have_cas = load_ca_file(ca_path, &cas, &ca_problem);
+		const char *cert_path = l->field[PGTLS_HOSTS_CERT];
+
+		st->hosts_field = "ssl_certificate";
+		if (load_cert_file(st, "pg_hosts.conf", cert_path, &chain))
+			host_cert_rows(st, cert_path, &chain, &cas, have_cas, ca_path, problem);
+
+		st->hosts_field = "ssl_ca";
+		if (have_cas)
+		{
+			for (int i = 0; i < sk_X509_num(cas.certs); i++)
+				sc_put(st, "pg_hosts.conf", ca_path, sk_X509_value(cas.certs, i),
+					   i + 1, NULL, NULL, NULL);
+		}
+		else if (ca_problem)
+			sc_put(st, "pg_hosts.conf", ca_path, NULL, 0, NULL, NULL, ca_problem);
+	}
+	PG_FINALLY();
+	{
+		parse_result_free(&chain);
+		parse_result_free(&cas);
+	}
+	PG_END_TRY();
+	st->line = NULL;
+	st->hosts_field = NULL;
+}
+
+/*
+ * Every line of the hosts file the server uses (PostgreSQL 19 with
+ * ssl_sni = on); none otherwise.  A file that cannot be read or holds no
+ * line is one row saying so.
+ */
+static void
+hosts_file_rows(ServerCertsState *st)
+{
+	const char *hosts_path = pgtls_hosts_file_in_use();
+	List	   *lines;
+	char	   *problem;
+	bool		missing;
+	ListCell   *lc;
+
+	if (hosts_path == NULL)
+		return;
+	st->hosts_path = hosts_path;
+	if (!pgtls_hosts_load(hosts_path, &lines, &problem, &missing))
+		sc_put(st, "pg_hosts.conf", hosts_path, NULL, 0, NULL, NULL, problem);
+	else if (lines == NIL)
+		sc_put(st, "pg_hosts.conf", hosts_path, NULL, 0, NULL, NULL,
+			   "the hosts file has no line: with ssl_sni = on it configures no host certificate");
+	foreach(lc, lines)
+		host_line_rows(st, lfirst(lc));
+	st->hosts_path = NULL;
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificates);
 
 Datum
@@ -459,6 +625,9 @@ pgtls_audit_server_certificates(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	st.now = GetCurrentTransactionStartTimestamp();
+	st.hosts_path = NULL;
+	st.line = NULL;
+	st.hosts_field = NULL;
 
 	parse_result_init(&chain);
 	parse_result_init(&cas);
@@ -473,6 +642,7 @@ pgtls_audit_server_certificates(PG_FUNCTION_ARGS)
 		parse_result_free(&cas);
 	}
 	PG_END_TRY();
+	hosts_file_rows(&st);
 	PG_RETURN_NULL();
 }
 
@@ -490,7 +660,7 @@ crl_put(ReturnSetInfo *rsinfo, TimestampTz now, const char *source,
 
 	/* one row per CRL of a file: callers hold it in a PG_TRY */
 	CHECK_FOR_INTERRUPTS();
-	file_row_init(values, nulls, CRLS_NCOLS, source, path, note);
+	file_row_init(values, nulls, CRLS_NCOLS, CRLS_NCOLS - 1, source, path, note);
 	if (crl)
 	{
 		memset(nulls + 2, false, CRL_NCOLS * sizeof(bool));

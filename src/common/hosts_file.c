@@ -3,7 +3,9 @@
  * hosts_file.c
  *	  PostgreSQL 19's pg_hosts.conf, the per-host certificates of server
  *	  side SNI (ssl_sni = on, setting hosts_file), read by a small parser
- *	  of our own that allocates nothing and raises nothing.
+ *	  of our own that allocates nothing and raises nothing; and, for the
+ *	  SQL functions (certificates, key check, findings), the whole file as
+ *	  a list and the checks the server's own parser makes of each line.
  *
  * Why not the server's own load_hosts(): it exists only on 19, allocates,
  * may raise, and its result is not exported to extensions; the audit
@@ -30,7 +32,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/files.h"
 #include "common/hosts_file.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #define HOSTS_READ_MAX (64 * 1024)
@@ -218,4 +222,96 @@ pgtls_hosts_entry_for(const char *path, const char *sni)
 	if (sni != NULL)
 		return named ? named : deflt;
 	return no_sni ? no_sni : deflt;
+}
+
+/* ---------------------------------------------------------------------
+ * For SQL functions: the whole file as a list (allocates, may raise)
+ * ---------------------------------------------------------------------
+ */
+bool
+pgtls_hosts_load(const char *path, List **lines, char **problem, bool *missing)
+{
+	size_t		len;
+	size_t		pos = 0;
+	int			lineno = 1;
+	char	   *buf;
+	PgtlsHostsLine *l = palloc(sizeof(PgtlsHostsLine));
+
+	*lines = NIL;
+	*missing = access(path, F_OK) != 0 && errno == ENOENT;
+	buf = pgtls_read_file(path, &len, problem);
+	if (buf == NULL)
+	{
+		pfree(l);
+		return false;
+	}
+	while (pgtls_hosts_next_line(buf, len, &pos, &lineno, l))
+	{
+		CHECK_FOR_INTERRUPTS();
+		*lines = lappend(*lines, l);
+		l = palloc(sizeof(PgtlsHostsLine));
+	}
+	pfree(l);
+	pfree(buf);
+	return true;
+}
+
+List *
+pgtls_hosts_names(const PgtlsHostsLine *l)
+{
+	List	   *names = NIL;
+	const char *s = l->field[PGTLS_HOSTS_NAMES];
+
+	while (*s)
+	{
+		const char *comma = strchr(s, ',');
+		size_t		len = comma ? (size_t) (comma - s) : strlen(s);
+
+		CHECK_FOR_INTERRUPTS();
+		if (len > 0)
+			names = lappend(names, pnstrdup(s, len));
+		if (comma == NULL)
+			break;
+		s = comma + 1;
+	}
+	return names;
+}
+
+static bool
+hosts_bool_word(const char *s)
+{
+	static const char *const words[] = {"on", "off", "true", "false", "yes",
+	"no", "1", "0", "t", "f", "y", "n", NULL};
+
+	for (int i = 0; words[i]; i++)
+		if (pg_strcasecmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *
+pgtls_hosts_line_problem(const PgtlsHostsLine *l)
+{
+	List	   *names = pgtls_hosts_names(l);
+	ListCell   *lc;
+
+	if (l->truncated)
+		return "A field is longer than pgtls_audit reads; the line was not checked.";
+	if (l->too_many_fields)
+		return "The line has more than six fields: the server refuses it (extra fields at end of line).";
+	if (l->nfields < 3)
+		return "The line has no certificate or no key field: the server refuses it (missing entry at end of line).";
+	if (list_length(names) > 1)
+	{
+		foreach(lc, names)
+		{
+			const char *n = lfirst(lc);
+
+			if (strcmp(n, "*") == 0 || strcmp(n, "/no_sni/") == 0)
+				return "The line mixes \"*\" or \"/no_sni/\" with other host names: the server refuses it.";
+		}
+	}
+	if (l->nfields == 6 && !hosts_bool_word(l->field[PGTLS_HOSTS_PASSRELOAD]))
+		return "The passphrase reload field is not a boolean: the server refuses the line.";
+	return NULL;
 }

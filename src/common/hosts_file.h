@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 /* Longest field kept; a longer one is cut and marked truncated. */
 #define PGTLS_HOSTS_FIELD_MAX 1024
 #define PGTLS_HOSTS_MAX_FIELDS 6
@@ -67,5 +69,24 @@ extern bool pgtls_hosts_line_has_name(const PgtlsHostsLine *l, const char *name)
  * usable in an exit callback.
  */
 extern int	pgtls_hosts_entry_for(const char *path, const char *sni);
+
+/*
+ * For SQL functions (these allocate and may raise): every line of the
+ * hosts file at path as a List of palloc'd PgtlsHostsLine, in file order.
+ * false with *problem set when the file cannot be read (*missing: it does
+ * not exist).
+ */
+extern bool pgtls_hosts_load(const char *path, List **lines, char **problem,
+							 bool *missing);
+
+/* The host names of a line as a List of palloc'd strings. */
+extern List *pgtls_hosts_names(const PgtlsHostsLine *l);
+
+/*
+ * What the server's parser (be-secure-common.c, parse_hosts_line) refuses
+ * in this line, as a full sentence; NULL when it accepts it.  With one
+ * refused line the server loads none of the file.
+ */
+extern const char *pgtls_hosts_line_problem(const PgtlsHostsLine *l);
 
 #endif							/* PGTLS_COMMON_HOSTS_FILE_H */

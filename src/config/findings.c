@@ -3,7 +3,8 @@
  * findings.c
  *	  pgtls_audit._config_findings(), the C part of pgtls_audit.findings,
  *	  on top of the checks: ssl settings and files (ssl_checks.c), cipher
- *	  suites (ciphers.c) and pg_hba.conf (hba_findings.c on the analysis of
+ *	  suites (ciphers.c), PostgreSQL 19's pg_hosts.conf (hosts_checks.c)
+ *	  and pg_hba.conf (hba_findings.c on the analysis of
  *	  hba_analysis.c, including whether the file changed on disk after the
  *	  server last loaded its configuration).
  *
@@ -20,6 +21,7 @@
 #include "config/hba_analysis.h"
 #include "config/hba_findings.h"
 #include "config/hba_parse.h"
+#include "config/hosts_checks.h"
 #include "config/ssl_checks.h"
 
 #include <unistd.h>
@@ -66,6 +68,7 @@ pgtls_audit_config_findings(PG_FUNCTION_ARGS)
 		an = hba_analyze(path);
 
 	ssl_findings(an, &findings);
+	hosts_findings(an, &findings);
 	cipher_findings(&findings);
 	if (an)
 	{

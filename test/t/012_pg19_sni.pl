@@ -28,6 +28,7 @@ my $node = tls_node('sni', no_start => 1);
 my $dd = $node->data_dir;
 my $pg19 = $node->pg_version->major >= 19;
 
+copy("$pki/ca_bundle.crt", "$dd/ca_bundle.crt") or die $!;
 for my $f (qw(server server_expiring server_ec))
 {
 	copy("$pki/$f.crt", "$dd/$f.crt") or die $!;
@@ -38,7 +39,7 @@ my $hosts = "$dd/pg_hosts.conf";
 open my $fh, '>', $hosts or die $!;
 print $fh <<'EOF';
 # pg_hosts.conf of 012_pg19_sni
-db1.test, db1-alias.test   server.crt           server.key
+db1.test, db1-alias.test   server.crt           server.key            ca_bundle.crt
 "db2.test"                 server_expiring.crt  server_expiring.key   # expires in 5 days
 *                          server_ec.crt        server_ec.key
 EOF
@@ -172,6 +173,126 @@ else
 	is(tls_query('db1.test', $leaf_q), "$fp{server}|true", 'before 19: TLS session as db1.test: ssl_cert_file is served');
 	is(tls_query('db2.test', $leaf_q), "$fp{server}|true", 'before 19: TLS session as db2.test: the name changes nothing');
 	is(tls_query('db2.test', $served_q), 'none', 'before 19: TLS session as db2.test: no served row');
+}
+
+# server_certificates, expiring() and server_key_check() over pg_hosts.conf
+# (README "PostgreSQL 19: pg_hosts.conf certificates"): on 19 with ssl_sni
+# on, every line's certificate, chain and CA file; none before 19
+my $hosts_rows_q = q{SELECT string_agg(hosts_line || '|' || array_to_string(host_names, ',') || '|' ||
+    hosts_field || '|' || path || '|' || "position" || '|' || coalesce(is_served::text, 'null') || '|' ||
+    coalesce(chain_verifies::text, 'null') || '|' || hosts_file, E'\n'
+    ORDER BY hosts_line, hosts_field DESC, "position")
+  FROM pgtls_audit.server_certificates WHERE source = 'pg_hosts.conf'};
+my $fp_q = q{SELECT string_agg(sha256_fingerprint, ',' ORDER BY hosts_line)
+  FROM pgtls_audit.server_certificates WHERE source = 'pg_hosts.conf' AND hosts_field = 'ssl_certificate' AND "position" = 1};
+my $other_q = q{SELECT count(*) FROM pgtls_audit.server_certificates
+  WHERE source <> 'pg_hosts.conf' AND (host_names IS NOT NULL OR hosts_file IS NOT NULL OR hosts_line IS NOT NULL OR hosts_field IS NOT NULL)};
+my $exp_q = q{SELECT string_agg(kind || '|' || path, ',' ORDER BY path) FROM pgtls_audit.expiring('10 days') WHERE source = 'pg_hosts.conf'};
+my $key_q = q{SELECT string_agg(source || '|' || coalesce(hosts_line::text, '-') || '|' || key_file || '|' ||
+    coalesce(array_to_string(host_names, ','), '-') || '|' || matches_certificate || '|' || permissions_ok, E'\n' ORDER BY hosts_line NULLS FIRST)
+  FROM pgtls_audit.server_key_check()};
+is($node->safe_psql('postgres', $other_q), '0', 'the host columns are null outside pg_hosts.conf rows');
+if ($pg19)
+{
+	is($node->safe_psql('postgres', $hosts_rows_q), join("\n",
+			"2|db1.test,db1-alias.test|ssl_certificate|server.crt|1|null|true|$hosts",
+			"2|db1.test,db1-alias.test|ssl_certificate|server.crt|2|null|null|$hosts",
+			"2|db1.test,db1-alias.test|ssl_ca|ca_bundle.crt|1|null|null|$hosts",
+			"2|db1.test,db1-alias.test|ssl_ca|ca_bundle.crt|2|null|null|$hosts",
+			"3|db2.test|ssl_certificate|server_expiring.crt|1|null|null|$hosts",
+			"3|db2.test|ssl_certificate|server_expiring.crt|2|null|null|$hosts",
+			"4|*|ssl_certificate|server_ec.crt|1|null|null|$hosts",
+			"4|*|ssl_certificate|server_ec.crt|2|null|null|$hosts"),
+		'19: server_certificates: every pg_hosts.conf line, leaf, chain and CA file');
+	is($node->safe_psql('postgres', $fp_q), "$fp{server},$fp{server_expiring},$fp{server_ec}",
+		'19: each line\'s leaf is its file\'s certificate');
+	is(tls_query('db2.test', q{SELECT string_agg(hosts_line || ':' || coalesce(is_served::text, 'null'), ',' ORDER BY hosts_line)
+		  FROM pgtls_audit.server_certificates WHERE source = 'pg_hosts.conf' AND hosts_field = 'ssl_certificate' AND "position" = 1}),
+		'2:null,3:true,4:null', '19: TLS session as db2.test: its line is served');
+	is($node->safe_psql('postgres', $exp_q), 'server_certificate|server_expiring.crt',
+		'19: expiring() lists the 5-day certificate of pg_hosts.conf line 3');
+	is($node->safe_psql('postgres', $key_q), join("\n",
+			"ssl_key_file|-|$pki/server.key|-|true|true",
+			"pg_hosts.conf|2|server.key|db1.test,db1-alias.test|true|true",
+			"pg_hosts.conf|3|server_expiring.key|db2.test|true|true",
+			"pg_hosts.conf|4|server_ec.key|*|true|true"),
+		'19: server_key_check(): ssl_key_file and every line\'s key');
+}
+else
+{
+	is($node->safe_psql('postgres', $hosts_rows_q), '', 'before 19: no pg_hosts.conf rows');
+	is($node->safe_psql('postgres', $exp_q), '', 'before 19: expiring() has no pg_hosts.conf rows');
+	is($node->safe_psql('postgres', $key_q), "ssl_key_file|-|$pki/server.key|-|true|true",
+		'before 19: server_key_check(): ssl_key_file only');
+}
+
+# pg_hosts.conf findings HOST001-HOST008 (README "Checks"), read from the
+# file on disk: the file above, a deliberately bad one, a good one, an
+# empty one, a refused line and a missing file.  The harness's pg_hba.conf
+# has cert lines (HOST005 for lines without a CA file); its certificates
+# name localhost only (HOST003 for the test names).
+my $host_f_q = q{SELECT coalesce(string_agg(check_id || '|' || location, ',' ORDER BY check_id, location), 'none')
+  FROM pgtls_audit.findings WHERE check_id LIKE 'HOST%'};
+sub write_hosts
+{
+	my ($text) = @_;
+	open my $hf, '>', $hosts or die $!;
+	print $hf $text;
+	close $hf;
+}
+my %host_findings = (
+	as_configured => [ undef,
+		"HOST003|$hosts:2,HOST003|$hosts:2,HOST003|$hosts:3,HOST005|$hosts:3,HOST005|$hosts:4" ],
+	bad => [ "localhost           server.crt     server_ec.key  ca_bundle.crt\n"
+		  . "db9.test, LOCALHOST  server_ec.crt  server_ec.key  ca_bundle.crt\n",
+		"HOST002|$hosts:1,HOST003|$hosts:2,HOST004|$hosts,HOST006|$hosts:2" ],
+	good => [ "localhost  server.crt     server.key     ca_bundle.crt\n"
+		  . "*          server_ec.crt  server_ec.key  ca_bundle.crt\n", 'none' ],
+	empty => [ "# no line\n", 'HOST008|hosts_file' ],
+	refused => [ "localhost server.crt\n* server_ec.crt server_ec.key ca_bundle.crt\n", "HOST001|$hosts:1" ]);
+for my $case (qw(as_configured bad good empty refused))
+{
+	my ($text, $want) = @{ $host_findings{$case} };
+	write_hosts($text) if defined $text;
+	is($node->safe_psql('postgres', $host_f_q), $pg19 ? $want : 'none',
+		($pg19 ? '19' : 'before 19') . ": HOST findings, $case hosts file");
+}
+if ($pg19)
+{
+	write_hosts($host_findings{bad}[0]);
+	like($node->safe_psql('postgres', q{SELECT message FROM pgtls_audit.findings WHERE check_id = 'HOST002'}),
+		qr/^private key "server_ec.key" does not match the certificate in "server.crt"$/,
+		'19: HOST002 names the mismatched key and certificate');
+	like($node->safe_psql('postgres', q{SELECT message FROM pgtls_audit.findings WHERE check_id = 'HOST003'}),
+		qr/^host name "db9.test" is not covered by the certificate in "server_ec.crt"/,
+		'19: HOST003 names the host and the certificate');
+	is($node->safe_psql('postgres', q{SELECT string_agg(hosts_line || ':' || matches_certificate, ',' ORDER BY hosts_line)
+		  FROM pgtls_audit.server_key_check() WHERE source = 'pg_hosts.conf'}),
+		'1:false,2:true', '19: server_key_check() sees the mismatched key of line 1');
+	unlink $hosts;
+	like($node->safe_psql('postgres', $host_f_q), qr/^HOST001\|hosts_file$/, '19: HOST001, hosts file missing');
+}
+write_hosts("*  server_ec.crt  server_ec.key\n");
+
+# oauth lines (18+) while oauth_validator_libraries is empty (the default):
+# the server's own parser refuses them, so the findings report HBA001 with
+# the server's message (its wording differs between 18 and 19); before 18
+# oauth is an unknown method (HBA001 too)
+my $oauth_hba = "$dd/pg_hba_oauth.conf";
+open my $oh, '>', $oauth_hba or die $!;
+print $oh "host all all 127.0.0.1/32 oauth issuer=https://issuer.example scope=openid\n";
+close $oh;
+my $oauth_msg = $node->safe_psql('postgres',
+	"SELECT string_agg(check_id || '|' || message, ',') FROM pgtls_audit.check_config('$oauth_hba') WHERE check_id = 'HBA001'");
+if ($node->pg_version->major >= 18)
+{
+	like($oauth_msg, qr/^HBA001\|.*oauth_validator_libraries"? must be set for authentication method "?oauth/,
+		'18+: oauth line with oauth_validator_libraries empty: HBA001 with the server\'s message');
+}
+else
+{
+	like($oauth_msg, qr/^HBA001\|.*invalid authentication method "oauth"/,
+		'before 18: oauth is an unknown method: HBA001');
 }
 
 done_testing();
