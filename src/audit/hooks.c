@@ -90,6 +90,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 typedef enum AttemptState
 {
@@ -300,11 +301,34 @@ write_record_to_log(const AuditRecord *rec)
 	return true;
 }
 
+/*
+ * Write one summary record (a tuple's repeats that no record carried).
+ * Raises nothing; a failure is a WARNING and a counted drop.  Also the
+ * inventory's writer at shutdown, in the postmaster.
+ */
+static void
+write_summary(const InventorySummary *sum)
+{
+	AuditRecord rec;
+
+	inventory_summary_record(sum, &rec, GetCurrentTimestamp());
+	if (!write_record_to_log(&rec))
+	{
+		inventory_count_dropped();
+		server_only_ereport(WARNING,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg("pgtls_audit could not write a summary record"),
+							 errdetail("The repeats it carried (" UINT64_FORMAT ") are counted as one record in pgtls_audit.stats.records_dropped.",
+									   sum->repeats)));
+	}
+}
+
 /* Put the attempt into the inventory and the log; false on any failure. */
 static bool
 record_attempt(void)
 {
 	bool		success;
+	InventoryDecision decision;
 
 	if (record_failure_injected())
 		return false;
@@ -325,12 +349,23 @@ record_attempt(void)
 	if (attempt.capture_failed)
 		return false;
 
-	inventory_add(&attempt);
-
+	/* one spinlock hold: counted, and decided (log_connections = new) */
 	success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
-	if (success ? pgtls_audit_log_connections : pgtls_audit_log_failures)
-		return write_record_to_log(&attempt);
-	return true;
+	inventory_add(&attempt,
+				  (AuditLogMode) (success ? pgtls_audit_log_connections :
+								  pgtls_audit_log_failures),
+				  pgtls_audit_log_repeat_interval, &decision);
+
+	/* due summaries first: they are older than this attempt */
+	for (int i = 0; i < decision.nsummaries; i++)
+		write_summary(&decision.summaries[i]);
+
+	if (!decision.write)
+		return true;
+	attempt.repeats = decision.repeats;
+	attempt.repeats_first = decision.repeats_first;
+	attempt.repeats_last = decision.repeats_last;
+	return write_record_to_log(&attempt);
 }
 
 /*
@@ -499,4 +534,5 @@ audit_hooks_install(void)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = audit_emit_log;
 	audit_install_tls_init_hook(audit_hooks_tls_handshake_started);
+	inventory_set_summary_writer(write_summary);
 }
