@@ -25,6 +25,7 @@ OBJS = \
 	src/audit/client_hello.o \
 	src/audit/format.o \
 	src/audit/hooks.o \
+	src/audit/log_file.o \
 	src/audit/offer.o \
 	src/audit/record.o \
 	src/audit/tls.o \

@@ -82,6 +82,17 @@ extern PGDLLEXPORT void _PG_init(void);
 #define PGTLS_AUTHN_ID(port) ((port)->authn_id)
 #endif
 
+/*
+ * Memory for a GUC check hook's "extra": from 16 on the GUC machinery frees
+ * it with guc_free() (pfree in its own context), before with free().
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define PGTLS_GUC_MALLOC(size) guc_malloc(LOG, (size))
+#else
+#define PGTLS_GUC_MALLOC(size) malloc(size)
+#endif
+
 /* Variable-length datum macros (VARDATA_ANY ...): their own header from 16 */
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"

@@ -16,6 +16,7 @@
 #include "pgtls_audit.h"
 
 #include "audit/hooks.h"
+#include "audit/log_file.h"
 #include "audit/record.h"
 #include "certs/cert_info.h"
 #include "inventory/inventory.h"
@@ -27,6 +28,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 PGTLS_MODULE_MAGIC;
 
@@ -35,6 +37,9 @@ int			pgtls_audit_log_failures = AUDIT_LOG_ON;
 int			pgtls_audit_log_repeat_interval = 3600;
 int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
 int			pgtls_audit_log_level = LOG;
+int			pgtls_audit_log_destination = AUDIT_DEST_SERVER_LOG;
+static char *log_destination_string = NULL;
+char	   *pgtls_audit_log_file = NULL;
 int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
 bool		pgtls_audit_preloaded = false;
 int			pgtls_audit_debug_inject_failure = INJECT_FAILURE_OFF;
@@ -95,6 +100,81 @@ static const struct config_enum_entry inject_failure_options[] = {
 
 void		_PG_init(void);
 
+/*
+ * pgtls_audit.log_destination: a comma-separated list, as core's
+ * log_destination; the set of AUDIT_DEST_* is passed to the assign hook
+ * in "extra" (allocated as the GUC machinery frees it: pg_compat.h).
+ */
+static bool
+check_log_destination(char **newval, void **extra, GucSource source)
+{
+	char	   *rawstring;
+	List	   *elemlist;
+	ListCell   *l;
+	int			dest = 0;
+	int		   *myextra;
+
+	rawstring = pstrdup(*newval);
+	if (!SplitIdentifierString(rawstring, ',', &elemlist))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		pfree(rawstring);
+		list_free(elemlist);
+		return false;
+	}
+	foreach(l, elemlist)
+	{
+		char	   *tok = (char *) lfirst(l);
+
+		if (pg_strcasecmp(tok, "server_log") == 0)
+			dest |= AUDIT_DEST_SERVER_LOG;
+		else if (pg_strcasecmp(tok, "file") == 0)
+			dest |= AUDIT_DEST_FILE;
+		else
+		{
+			GUC_check_errdetail("Unrecognized key word: \"%s\".", tok);
+			pfree(rawstring);
+			list_free(elemlist);
+			return false;
+		}
+	}
+	pfree(rawstring);
+	list_free(elemlist);
+	if (dest == 0)
+	{
+		GUC_check_errdetail("Name server_log, file, or both.");
+		return false;
+	}
+	myextra = PGTLS_GUC_MALLOC(sizeof(int));
+	if (myextra == NULL)
+		return false;
+	*myextra = dest;
+	*extra = myextra;
+	return true;
+}
+
+static void
+assign_log_destination(const char *newval, void *extra)
+{
+	pgtls_audit_log_destination = *((int *) extra);
+}
+
+static bool
+check_log_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The audit file name must not be empty.");
+		return false;
+	}
+	if (strlen(*newval) >= MAXPGPATH)
+	{
+		GUC_check_errdetail("The audit file name is too long.");
+		return false;
+	}
+	return true;
+}
+
 /* The settings of the audit record: what is written, how, and the policy */
 static void
 define_record_settings(void)
@@ -147,6 +227,24 @@ define_record_settings(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pgtls_audit.log_destination",
+							   "Where audit records are written.",
+							   "A list of server_log (the server log, after the PGTLS_AUDIT marker, in pgtls_audit.log_format) and file (pgtls_audit.log_file, one JSON object per line).",
+							   &log_destination_string,
+							   "server_log",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_log_destination, assign_log_destination, NULL);
+
+	DefineCustomStringVariable("pgtls_audit.log_file",
+							   "Audit file written when pgtls_audit.log_destination includes file.",
+							   "Relative to the data directory unless absolute.  Always one JSON object per line, whatever pgtls_audit.log_format says.",
+							   &pgtls_audit_log_file,
+							   "log/pgtls_audit.jsonl",
+							   PGC_SIGHUP,
+							   0,
+							   check_log_file, NULL, NULL);
 
 	DefineCustomEnumVariable("pgtls_audit.policy_min_protocol",
 							 "Lowest TLS protocol version the audit policy accepts.",
@@ -208,6 +306,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pgtls_audit");
 
 	audit_hooks_install();
+	audit_log_file_install();
 	inventory_install_hooks();
 	inventory_persist_install();
 }

@@ -57,11 +57,17 @@ typedef enum TlsProtocolRank
 	TLS_RANK_TLSV1_3
 } TlsProtocolRank;
 
+/* pgtls_audit.log_destination: a set of these */
+#define AUDIT_DEST_SERVER_LOG	0x01
+#define AUDIT_DEST_FILE			0x02
+
 extern int	pgtls_audit_log_connections;
 extern int	pgtls_audit_log_failures;
 extern int	pgtls_audit_log_repeat_interval;	/* seconds */
 extern int	pgtls_audit_log_format;
 extern int	pgtls_audit_log_level;
+extern int	pgtls_audit_log_destination;
+extern char *pgtls_audit_log_file;
 extern int	pgtls_audit_policy_min_protocol;
 extern bool pgtls_audit_preloaded;
 

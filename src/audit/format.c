@@ -3,7 +3,9 @@
  * format.c
  *	  Turn an AuditRecord into one line of text: the "text" format
  *	  (key=value pairs), the "json" format (one JSON object) or the
- *	  "json_compact" format (that object without its null fields).
+ *	  "json_compact" format (that object without its null fields), each
+ *	  after the PGTLS_AUDIT marker for the server log; or the audit file's
+ *	  line, the JSON object alone followed by a newline.
  *
  * text and json carry the same fields in the same order and always carry
  * every field, so a parser never has to guess whether a key is missing or
@@ -75,6 +77,7 @@ typedef struct RecordWriter
 	AuditLogFormat format;
 	bool		json;			/* json or json_compact */
 	bool		first;
+	bool		bare;			/* no marker: the audit file's JSON line */
 } RecordWriter;
 
 static void
@@ -280,7 +283,8 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 	bool		tls_done = rec->protocol != NULL;
 	bool		summary = rec->event == AUDIT_EVENT_SUMMARY;
 
-	put_cstr(w, PGTLS_AUDIT_MARKER " ");
+	if (!w->bare)
+		put_cstr(w, PGTLS_AUDIT_MARKER " ");
 	put_int(w, "v", PGTLS_AUDIT_RECORD_VERSION);
 	put_timestamp(w, "ts", true, rec->ts);
 	put_string(w, "event", audit_event_name(rec->event));
@@ -328,18 +332,21 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 }
 
 /*
- * The record as one NUL-terminated line allocated in context, or NULL if
- * the memory cannot be had.  Never raises an error.
+ * Measure, allocate and write: bare means the audit file's line (no
+ * marker, JSON, ending in a newline).  NULL if the memory cannot be had.
  */
-char *
-audit_format_record_alloc(const AuditRecord *rec, AuditLogFormat format,
-						  MemoryContext context)
+static char *
+format_alloc(const AuditRecord *rec, AuditLogFormat format, bool bare,
+			 MemoryContext context, size_t *len)
 {
 	RecordWriter w = {NULL, 0, format,
-		format == AUDIT_FORMAT_JSON || format == AUDIT_FORMAT_JSON_COMPACT, true};
+		format == AUDIT_FORMAT_JSON || format == AUDIT_FORMAT_JSON_COMPACT,
+	true, bare};
 	char	   *data;
 
 	write_fields(&w, rec);
+	if (bare)
+		w.len++;
 	if (!AllocSizeIsValid(w.len + 1))
 		return NULL;
 	data = MemoryContextAllocExtended(context, w.len + 1, MCXT_ALLOC_NO_OOM);
@@ -349,8 +356,37 @@ audit_format_record_alloc(const AuditRecord *rec, AuditLogFormat format,
 	w.len = 0;
 	w.first = true;
 	write_fields(&w, rec);
+	if (bare)
+		put_bytes(&w, "\n", 1);
 	data[w.len] = '\0';
+	*len = w.len;
 	return data;
+}
+
+/*
+ * The record as one NUL-terminated line allocated in context, or NULL if
+ * the memory cannot be had.  Never raises an error.
+ */
+char *
+audit_format_record_alloc(const AuditRecord *rec, AuditLogFormat format,
+						  MemoryContext context)
+{
+	size_t		len;
+
+	return format_alloc(rec, format, false, context, &len);
+}
+
+/*
+ * The record as the audit file holds it (audit/log_file.c): one JSON
+ * object and a newline, without the marker, whatever the server log's
+ * format; its length in *len.  NULL if the memory cannot be had; never
+ * raises an error.
+ */
+char *
+audit_format_file_line_alloc(const AuditRecord *rec, MemoryContext context,
+							 size_t *len)
+{
+	return format_alloc(rec, AUDIT_FORMAT_JSON, true, context, len);
 }
 
 /* The record appended to a StringInfo (for callers that may raise). */

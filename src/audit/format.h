@@ -16,6 +16,8 @@
 extern char *audit_format_record_alloc(const AuditRecord *rec,
 									   AuditLogFormat format,
 									   MemoryContext context);
+extern char *audit_format_file_line_alloc(const AuditRecord *rec,
+										  MemoryContext context, size_t *len);
 extern void audit_format_record(StringInfo buf, const AuditRecord *rec,
 								AuditLogFormat format);
 

@@ -71,6 +71,7 @@
 
 #include "audit/format.h"
 #include "audit/hooks.h"
+#include "audit/log_file.h"
 #include "audit/offer.h"
 #include "audit/record.h"
 #include "audit/tls.h"
@@ -302,9 +303,29 @@ write_record_to_log(const AuditRecord *rec)
 }
 
 /*
- * Write one summary record (a tuple's repeats that no record carried).
- * Raises nothing; a failure is a WARNING and a counted drop.  Also the
- * inventory's writer at shutdown, in the postmaster.
+ * Write one record to every destination of pgtls_audit.log_destination
+ * (the server log, the audit file).  Returns false when the server log's
+ * record could not be written (the caller reports it); a failure of the
+ * file alone is counted here and has its own rate-limited WARNING.
+ * Raises nothing.
+ */
+static bool
+write_record(const AuditRecord *rec)
+{
+	bool		logged = true;
+
+	if (pgtls_audit_log_destination & AUDIT_DEST_SERVER_LOG)
+		logged = write_record_to_log(rec);
+	if ((pgtls_audit_log_destination & AUDIT_DEST_FILE) &&
+		!audit_log_file_write(rec) && logged)
+		inventory_count_dropped();
+	return logged;
+}
+
+/*
+ * Write one summary record (a tuple's repeats that no record carried) to
+ * every destination.  Raises nothing; a failure is a WARNING and a counted
+ * drop.  Also the inventory's writer at shutdown, in the postmaster.
  */
 static void
 write_summary(const InventorySummary *sum)
@@ -312,7 +333,7 @@ write_summary(const InventorySummary *sum)
 	AuditRecord rec;
 
 	inventory_summary_record(sum, &rec, GetCurrentTimestamp());
-	if (!write_record_to_log(&rec))
+	if (!write_record(&rec))
 	{
 		inventory_count_dropped();
 		server_only_ereport(WARNING,
@@ -323,7 +344,11 @@ write_summary(const InventorySummary *sum)
 	}
 }
 
-/* Put the attempt into the inventory and the log; false on any failure. */
+/*
+ * Put the attempt into the inventory and its destinations (the server log,
+ * the audit file), as log_connections / log_failures decide; false on a
+ * failure that the caller reports.
+ */
 static bool
 record_attempt(void)
 {
@@ -365,7 +390,7 @@ record_attempt(void)
 	attempt.repeats = decision.repeats;
 	attempt.repeats_first = decision.repeats_first;
 	attempt.repeats_last = decision.repeats_last;
-	return write_record_to_log(&attempt);
+	return write_record(&attempt);
 }
 
 /*
