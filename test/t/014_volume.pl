@@ -23,6 +23,7 @@ pgtls_audit.log_connections = new
 pgtls_audit.log_failures = new
 pgtls_audit.log_repeat_interval = '1h'
 pgtls_audit.log_format = json
+pgtls_audit.log_destination = 'server_log, file'
 EOC
 $node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
 my @users = qw(regress_alice regress_bob regress_app);
@@ -116,6 +117,16 @@ for my $u (@users)
 		"restart: $u: the summary has the first and last suppressed times");
 	is($sum[0]{pid}, undef, "restart: $u: a summary has no pid");
 	is(client_count($u), 100, "restart: $u: clients still counts 100 (saved)");
+}
+
+# the audit file got the same records, decided once
+my $audit_file = $node->data_dir . '/log/pgtls_audit.jsonl';
+my @file_recs = map { JSON::PP->new->utf8->decode($_) } grep { length } split /\n/, slurp_text($audit_file);
+for my $u (@users)
+{
+	my @fr = grep { ($_->{user} // '') eq $u && ($_->{remote_host} // '') eq '127.0.0.1' } @file_recs;
+	is(join(',', map { "$_->{event}:$_->{repeats}" } @fr), 'established:0,summary:99',
+		"audit file: $u: the same record and summary as the server log");
 }
 
 # ---- a 1 s interval, logins spread over 3 s: the right repeats
@@ -242,11 +253,64 @@ is_deeply([ grep { defined $full->{$_} } record_keys($lines[1]) ], [ record_keys
 ok(length($lines[0]) < length($lines[1]), 'json_compact: shorter than json');
 is($compact->{repeats}, 0, 'json_compact: repeats 0 is kept (it is not null)');
 
+# ---- volume: bytes per record in each format, and log bytes and records
+# for N logins from 10 client tuples (certificate logins to 10 databases)
+# under on and new; PGTLS_VOLUME_LOGINS=10000 for the README's figures
+$node->safe_psql('postgres', "CREATE DATABASE regress_v$_") for 1 .. 10;
+my %bytes;
+for my $fmt (qw(text json json_compact))
+{
+	set_and_reload('pgtls_audit.log_format' => $fmt, 'pgtls_audit.log_connections' => 'on',
+		'pgtls_audit.log_failures' => 'on');
+	my $o = log_offset($node);
+	attempt($node, user => 'regress_cert_user', cert => 'client_regress_cert_user');
+	attempt($node, user => 'regress_bob', password => 'wrong');
+	my @l = extract_record_lines(substr(slurp_text($node->logfile), $o));
+	is(scalar(@l), 2, "bytes per record: $fmt: a success and a failure");
+	$bytes{$fmt} = [ map { length("PGTLS_AUDIT $_") } @l ];
+}
+ok($bytes{json_compact}[0] < $bytes{json}[0], 'bytes per record: json_compact is smaller than json');
+note(sprintf('bytes per record (message, from the marker on; a certificate login / a wrong password): '
+	  . 'text %d / %d, json %d / %d, json_compact %d / %d',
+	map { @{ $bytes{$_} } } qw(text json json_compact)));
+my $N = $ENV{PGTLS_VOLUME_LOGINS} // 1000;
+my $per = int($N / 10);
+sub cert_logins
+{
+	my ($db, $n) = @_;
+	my $script = $node->basedir . '/select1.sql';
+	my $conn = 'host=127.0.0.1 port=' . $node->port . " dbname=$db user=regress_cert_user sslmode=require "
+	  . "sslrootcert=$pki/root.crt sslcert=$pki/client_regress_cert_user.crt sslkey=$pki/client_regress_cert_user.key";
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'pgbench', '-n', '-C', '-c', '1', '-t', $n - 1, '-f', $script, $conn ],
+		'>', \$out, '2>', \$err)
+	  or die "pgbench failed: $err";
+}
+my %vol;
+for my $mode (qw(new on))
+{
+	set_and_reload('pgtls_audit.log_format' => 'json', 'pgtls_audit.log_connections' => $mode);
+	my $o = log_offset($node);
+	cert_logins("regress_v$_", $per) for 1 .. 10;
+	# with new, the counts still pending are written at the clean stop
+	$node->restart if $mode eq 'new';
+	my @r = grep { ($_->{user} // '') eq 'regress_cert_user' } new_records($node, $o);
+	# the bytes of the record lines (log_line_prefix included)
+	my $bytes = 0;
+	$bytes += length($_) + 1
+	  for grep { /PGTLS_AUDIT .*"user":"regress_cert_user"/ } split /\n/, substr(slurp_text($node->logfile), $o);
+	$vol{$mode} = [ scalar(@r), $bytes, sum_repeats(@r) ];
+}
+is($vol{on}[0], 10 * $per, "volume: on: $N logins, $N records");
+is($vol{new}[0], 20, "volume: new: $N logins from 10 tuples, 10 records and 10 summaries");
+is($vol{new}[0] / 2 + $vol{new}[2], 10 * $per, 'volume: new: records plus repeats equal the logins');
+note(sprintf('log volume for %d logins from 10 clients (json): on %d records, %d bytes; new %d records, %d bytes',
+	10 * $per, $vol{on}[0], $vol{on}[1], $vol{new}[0], $vol{new}[1]));
+
 # ---- eviction: a pending count is written before its tuple is evicted
 $node->append_conf('postgresql.conf', "pgtls_audit.max_clients = 10\n");
 set_and_reload('pgtls_audit.log_connections' => 'new', 'pgtls_audit.log_repeat_interval' => '1h');
 $node->restart;
-$node->safe_psql('postgres', "CREATE DATABASE regress_v$_") for 1 .. 10;
 $off = log_offset($node);
 logins('regress_alice', 5);
 # at most the first is written (if the reload into 10 entries evicted the
