@@ -35,6 +35,13 @@
 #error "pgtls_audit requires PostgreSQL 15 or newer"
 #endif
 
+/* include, include_if_exists and include_dir in pg_hba.conf (16+) */
+#if PG_VERSION_NUM >= 160000
+#define PGTLS_HBA_HAS_INCLUDES true
+#else
+#define PGTLS_HBA_HAS_INCLUDES false
+#endif
+
 /*
  * Symbol visibility.  The module is built with -fvisibility=hidden (the
  * Makefile; PGXS itself from 16 on), so that only what the server looks up

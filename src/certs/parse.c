@@ -211,12 +211,17 @@ der_private_key_at(const unsigned char *p, long len)
 {
 	const unsigned char *q = p;
 	const unsigned char *inner;
-	long		olen;
-	long		ilen;
-	int			tag;
-	int			xclass;
+	long		olen = 0;
+	long		ilen = 0;
+	int			tag = 0;
+	int			xclass = 0;
 	int			r;
 
+	/*
+	 * ASN1_get_object() does not set its outputs on every error path:
+	 * valgrind saw the test below branch on an unset value with a mutated
+	 * DER input (test/fuzz/sql_mutations.pl).  Zero means "no key".
+	 */
 	r = ASN1_get_object(&q, &olen, &tag, &xclass, len);
 	if ((r & 0x80) || tag != V_ASN1_SEQUENCE || xclass != V_ASN1_UNIVERSAL ||
 		!(r & V_ASN1_CONSTRUCTED))

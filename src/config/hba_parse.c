@@ -28,6 +28,7 @@
 
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -252,6 +253,135 @@ quiet_parser_begin(void)
 }
 
 /*
+ * A budget on the files an include directive set opens.  The server's own
+ * tokenizer (16+) follows include, include_if_exists and include_dir up to
+ * ten levels deep but opens every file each time it is named, so a set of
+ * files that include a directory of themselves grows exponentially: a
+ * fuzzed set of 3,325 such files made a backend run out of memory.  Before
+ * handing a file to the tokenizer, its includes are counted here, each
+ * opening once, and more than HBA_MAX_FILE_OPENS is an error.  Files that
+ * cannot be opened and lines that cannot be read are left to the
+ * tokenizer, which reports them as the server would.
+ */
+#define HBA_MAX_FILE_OPENS	1000
+#define HBA_MAX_INCLUDE_DEPTH 10	/* CONF_FILE_MAX_DEPTH of core */
+
+/* The include target of a line ("include x", "include_dir 'x'"), or NULL */
+static char *
+include_target(char *line, bool *is_dir)
+{
+	char	   *p = line;
+	char	   *word;
+	char	   *end;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	word = p;
+	while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	*p++ = '\0';
+	if (strcmp(word, "include") != 0 && strcmp(word, "include_if_exists") != 0 &&
+		strcmp(word, "include_dir") != 0)
+		return NULL;
+	*is_dir = strcmp(word, "include_dir") == 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '"' || *p == '\'')
+	{
+		char		q = *p++;
+
+		end = strchr(p, q);
+	}
+	else
+		end = p + strcspn(p, " \t\r\n#");
+	if (end == NULL || end == p)
+		return NULL;
+	*end = '\0';
+	return p;
+}
+
+/* location relative to the directory of calling_file, as the server does */
+static char *
+include_path(const char *location, const char *calling_file)
+{
+	char		dir[MAXPGPATH];
+
+	if (is_absolute_path(location))
+		return pstrdup(location);
+	strlcpy(dir, calling_file, sizeof(dir));
+	get_parent_directory(dir);
+	return psprintf("%s/%s", dir, location);
+}
+
+static void count_file_opens(const char *top, const char *path, int depth,
+							 int *opens);
+
+/* the .conf files of an include_dir, as the server takes them */
+static void
+count_dir_opens(const char *top, const char *dirpath, int depth, int *opens)
+{
+	DIR		   *dir = AllocateDir(dirpath);
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = ReadDirExtended(dir, dirpath, DEBUG3)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+		char	   *file;
+
+		CHECK_FOR_INTERRUPTS();
+		if (de->d_name[0] == '.' || len < 6 ||
+			strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		file = psprintf("%s/%s", dirpath, de->d_name);
+		count_file_opens(top, file, depth, opens);
+		pfree(file);
+	}
+	FreeDir(dir);
+}
+
+static void
+count_file_opens(const char *top, const char *path, int depth, int *opens)
+{
+	FILE	   *file;
+	char		line[MAXPGPATH + 64];
+
+	if (depth > HBA_MAX_INCLUDE_DEPTH)
+		return;					/* the tokenizer reports the depth */
+	if (++(*opens) > HBA_MAX_FILE_OPENS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("pg_hba file \"%s\" and its include directives open more than %d files",
+						top, HBA_MAX_FILE_OPENS),
+				 errdetail("Each file is counted every time an include, include_if_exists or include_dir directive names it."),
+				 errhint("Check the include directives for files that include each other.")));
+	file = AllocateFile(path, "r");
+	if (file == NULL)
+		return;
+	while (fgets(line, sizeof(line), file) != NULL)
+	{
+		bool		is_dir = false;
+		char	   *target;
+		char	   *full;
+
+		CHECK_FOR_INTERRUPTS();
+		target = include_target(line, &is_dir);
+		if (target == NULL)
+			continue;
+		full = include_path(target, path);
+		if (is_dir)
+			count_dir_opens(top, full, depth + 1, opens);
+		else
+			count_file_opens(top, full, depth + 1, opens);
+		pfree(full);
+	}
+	FreeFile(file);
+}
+
+/*
  * The rules of the file at path (and its include files), as read: the
  * analysis fields are left for hba_analyze().
  */
@@ -272,6 +402,12 @@ hba_read_file(const char *path)
 	an->ssl_on = ssl != NULL && strcmp(ssl, "on") == 0;
 	an->files = list_make1(an->path);
 
+	if (PGTLS_HBA_HAS_INCLUDES)
+	{
+		int			opens = 0;
+
+		count_file_opens(path, path, 0, &opens);
+	}
 	nest = quiet_parser_begin();
 	lines = pgtls_tokenize_hba_file(path, &af);
 	an->rules = palloc0(sizeof(HbaRule) * Max(list_length(lines), 1));

@@ -114,6 +114,19 @@ if cluster_start "$regress_dir" "$regress_port" "$PGTLS_PKI" \
 	echo "pg_regress: $p passed, $f failed, 0 skipped" | tee -a "$summary"
 	pass=$((pass + p)); fail=$((fail + f))
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
+	# ---- hostile input for the SQL functions (test/fuzz/sql_mutations.pl):
+	# PGTLS_SQL_MUTATIONS calls (default 10,000, about 20 s) in a database
+	# of their own on the same cluster
+	echo "== SQL mutations"
+	out=$work/sql_mutations.out
+	fuzz_conn="host=/tmp port=$regress_port user=postgres"
+	(psql -X -q -d "$fuzz_conn dbname=postgres" -c 'CREATE DATABASE pgtls_fuzz' &&
+	 psql -X -q -d "$fuzz_conn dbname=pgtls_fuzz" -c 'CREATE EXTENSION pgtls_audit' &&
+	 perl test/fuzz/sql_mutations.pl --pki "$PGTLS_PKI" --dir "$work/test/tmp/sql_mutations" \
+		--count "${PGTLS_SQL_MUTATIONS:-10000}" --psql "$fuzz_conn dbname=pgtls_fuzz") >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	count_tap sql_mutations "$out" $rc
 else
 	echo "pg_regress: could not start the cluster" | tee -a "$summary"
 	fail=$((fail + 1))

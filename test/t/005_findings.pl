@@ -407,6 +407,23 @@ EOF
 		my $m = $node->safe_psql('postgres',
 			"SELECT line_number FROM pgtls_audit.hba_match('regress_app', 'db_sales', '10.0.0.1', true, false, '$fixtures/regex_16.conf')");
 		is($m, '5', '16+: hba_match evaluates database regexes');
+
+		# files that include their own directory: the server's tokenizer
+		# would open 12^10 files; the budget stops it with a clean error
+		my $loop = PostgreSQL::Test::Utils::tempdir('hba_loop');
+		for my $i (1 .. 12)
+		{
+			open my $fh, '>', "$loop/f$i.conf" or die $!;
+			print $fh "include_dir .\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+			close $fh;
+		}
+		chmod 0755, $loop;
+		chmod 0644, glob("$loop/*.conf");
+		my ($rc, $out, $err) = $node->psql('postgres',
+			"\\set VERBOSITY verbose\nSELECT count(*) FROM pgtls_audit.hba_rules('$loop/f1.conf')");
+		like($err, qr/ERROR:\s+54000: pg_hba file ".*f1\.conf" and its include directives open more than 1000 files/,
+			'16+: mutually including files: 54000 instead of an exponential blow-up');
+		is($node->safe_psql('postgres', 'SELECT 1'), '1', '16+: the server is still up');
 	}
 	else
 	{

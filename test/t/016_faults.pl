@@ -1,0 +1,259 @@
+# 016_faults.pl: faults around the inventory and the configuration, each
+# asserted exactly.
+#  - every table full (max_clients, max_certificates, history_size and
+#    max_fingerprints at 10, with 15 or 12 distinct entries): evictions
+#    counted exactly, the most recent entries kept;
+#  - kill -9 of a backend while it writes its record (debug_record_delay
+#    holds the exit callback there): crash restart, and the inventory
+#    afterwards is consistent (stats readable, counts equal the rows);
+#  - pg_stat not writable when the state file is saved at shutdown: a LOG,
+#    the server stops, no partial file, the next start is empty;
+#  - a corrupt, a truncated and a zero-length state file at start: WARNING,
+#    empty start, the file removed;
+#  - the certificate file removed after start: the certificate views and
+#    findings say so, logins go on (also after a reload);
+#  - pg_hba.conf edited with errors and reloaded: the findings show the
+#    error, logins go on with the old rules.
+# The hba usage table has no size setting and is not filled here.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use File::Copy;
+use Time::HiRes qw(usleep);
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use PgtlsAuditTest;
+
+my $pki = pki();
+my $node = tls_node('faults',
+	extra_conf => "pgtls_audit.log_format = 'json'\npgtls_audit.max_clients = 10\n"
+	  . "pgtls_audit.max_certificates = 10\npgtls_audit.history_size = 10\n"
+	  . "pgtls_audit.max_fingerprints = 10\nrestart_after_crash = on\n");
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+$node->safe_psql('postgres', "CREATE ROLE regress_f$_ LOGIN PASSWORD 'regress_pw'") for 1 .. 15;
+my $s = open_session($node);
+my $stats = 'SELECT records_total, history_entries, history_overwritten, clients_entries, clients_evicted, '
+  . 'certificates_entries, certificates_evicted, fingerprints_entries, fingerprints_evicted, records_dropped '
+  . 'FROM pgtls_audit.stats';
+
+sub login
+{
+	my (%o) = @_;
+	my $r = attempt($node, password => 'regress_pw', %o);
+	die "login $o{user}: $r->{stderr}" if $r->{rc};
+}
+
+# ---- clients and history: 15 distinct clients into 10 entries
+$s->query('SELECT pgtls_audit.reset()');
+login(user => "regress_f$_") for 1 .. 15;
+ok(poll_until($s, 'SELECT records_total = 15 FROM pgtls_audit.stats'), 'full tables: 15 records');
+# one ClientHello fingerprint (libpq's) for all 15
+is($s->query($stats), '15|10|5|10|5|0|0|1|0|0',
+	'full clients and history: 10 entries each, 5 evicted and 5 overwritten, counted exactly');
+is($s->query("SELECT string_agg(user_name, ',' ORDER BY user_name) FROM pgtls_audit.clients"),
+	join(',', sort map { "regress_f$_" } 6 .. 15), 'full clients: the 10 most recent kept');
+is($s->query("SELECT string_agg(user_name, ',' ORDER BY user_name) FROM pgtls_audit.connections"),
+	join(',', sort map { "regress_f$_" } 6 .. 15), 'full history: the 10 most recent kept');
+
+# ---- certificates: 12 distinct certificates into 10 entries
+my $certdir = PostgreSQL::Test::Utils::tempdir();
+for my $sn (6001 .. 6012)
+{
+	system("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		  . "-keyout $certdir/c$sn.key -out $certdir/c$sn.csr -subj '/CN=regress_alice/OU=fault $sn' 2>/dev/null") == 0
+	  or die 'csr';
+	system("openssl x509 -req -in $certdir/c$sn.csr -CA $pki/intermediate_ca.crt -CAkey $pki/intermediate_ca.key "
+		  . "-set_serial $sn -days 30 -out $certdir/c$sn.crt 2>/dev/null") == 0 or die 'sign';
+	chmod 0600, "$certdir/c$sn.key";
+}
+$s->query('SELECT pgtls_audit.reset()');
+for my $sn (6001 .. 6012)
+{
+	my $conn = PgtlsAuditTest::_conn_string($node, user => 'regress_alice')
+	  =~ s{sslcert=\S+ sslkey=\S+}{sslcert=$certdir/c$sn.crt sslkey=$certdir/c$sn.key}r;
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'psql', '-X', '-w', '-d', $conn, '-c', 'select 1' ], '<', \undef, '>', \$o, '2>', \$e,
+		init => sub { $ENV{PGPASSWORD} = 'regress_pw'; $ENV{PGPASSFILE} = '/nonexistent' });
+	die "certificate $sn: $e" if $?;
+}
+ok(poll_until($s, 'SELECT records_total = 12 FROM pgtls_audit.stats'), 'full certificates: 12 records');
+# each certificate is its own client too (the client key holds the serial)
+is($s->query($stats), '12|10|2|10|2|10|2|1|0|0',
+	'full certificates: 10 entries, 2 evicted (clients and history likewise)');
+is($s->query("SELECT string_agg(serial, ',' ORDER BY serial) FROM pgtls_audit.client_certificates"),
+	join(',', 6003 .. 6012), 'full certificates: the first two were evicted');
+
+# ---- fingerprints: 12 TLS 1.2 ClientHellos, each offering one other suite
+my ($ciphers) = ('');
+IPC::Run::run([ 'openssl', 'ciphers', '-tls1_2', 'ALL:@SECLEVEL=0' ], '>', \$ciphers);
+my @suites = grep { !/^TLS_/ } split /:/, ($ciphers =~ s/\s+//gr);
+@suites = @suites[0 .. 11];
+$s->query('SELECT pgtls_audit.reset()');
+for my $c (@suites)
+{
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'openssl', 's_client', '-connect', '127.0.0.1:' . $node->port, '-starttls', 'postgres',
+			'-tls1_2', '-cipher', "$c:\@SECLEVEL=0" ], '<', \'', '>', \$o, '2>', \$e);
+}
+ok(poll_until($s, 'SELECT records_total = 12 FROM pgtls_audit.stats'), 'full fingerprints: 12 records');
+is($s->query('SELECT fingerprints_entries, fingerprints_evicted, records_dropped FROM pgtls_audit.stats'),
+	'10|2|0', 'full fingerprints: 10 entries, 2 evicted');
+is($s->query('SELECT count(*), count(DISTINCT ja4) FROM pgtls_audit.client_fingerprints'), '10|10',
+	'full fingerprints: 10 distinct rows');
+
+# ---- kill -9 of a backend in the middle of writing its record
+sub set_conf
+{
+	my ($name, $value) = @_;
+	$s->query("ALTER SYSTEM SET $name = '$value'");
+	$s->query('SELECT pg_reload_conf()');
+	poll_until($s, "SELECT current_setting('$name') = '$value'") or die "$name not applied";
+}
+set_conf('pgtls_audit.debug_record_delay', '5s');
+my $off = log_offset($node);
+my ($o, $e) = ('', '');
+my $conn = PgtlsAuditTest::_conn_string($node, user => 'regress_alice');
+my $h = IPC::Run::start([ 'psql', '-X', '-w', '-d', $conn, '-c', 'select 1' ], '<', \undef, '>', \$o, '2>', \$e,
+	init => sub { $ENV{PGPASSWORD} = 'wrong'; $ENV{PGPASSFILE} = '/nonexistent' });
+my $victim;
+for (1 .. 100)
+{
+	($victim) = substr(slurp_text($node->logfile), $off)
+	  =~ /\[(\d+)\] FATAL:  password authentication failed for user "regress_alice"/;
+	last if $victim;
+	usleep(50_000);
+}
+ok($victim, 'kill -9: the failing backend is in its exit callback');
+$s->close;
+kill 'KILL', $victim;
+$h->finish;
+my $restarted = 0;
+for (1 .. 200)
+{
+	my $log = substr(slurp_text($node->logfile), $off);
+	if ($log =~ /database system is ready to accept connections/) { $restarted = 1; last; }
+	usleep(100_000);
+}
+my $log = substr(slurp_text($node->logfile), $off);
+like($log, qr/server process \(PID $victim\) was terminated by signal 9/, 'kill -9: the postmaster saw the crash');
+ok($restarted, 'kill -9: crash restart completed');
+unlike($log, qr/PGTLS_AUDIT .*"pid":$victim,/, 'kill -9: no half-written record of the killed backend');
+$s = open_session($node);
+# shared memory is created anew at a crash restart: the inventory starts
+# empty (nothing is saved at a crash), holding only this session's login
+is($s->query($stats), '1|1|0|1|0|0|0|0|0|0', 'kill -9: stats readable after the crash restart, a fresh inventory');
+is($s->query('SELECT (SELECT count(*) FROM pgtls_audit.connections) || \'|\' || '
+		. '(SELECT count(*) FROM pgtls_audit.clients) || \'|\' || '
+		. '(SELECT sum(connections) FROM pgtls_audit.clients) || \'|\' || '
+		. '(SELECT count(*) FROM pgtls_audit.client_certificates) || \'|\' || '
+		. '(SELECT count(*) FROM pgtls_audit.client_fingerprints)'),
+	'1|1|1|0|0', 'kill -9: the counts equal the rows of every view');
+set_conf('pgtls_audit.debug_record_delay', '0');
+login(user => 'regress_alice');
+ok(poll_until($s, 'SELECT records_total = 2 FROM pgtls_audit.stats'), 'kill -9: records go on after the restart');
+
+# ---- pg_stat not writable when the state file is saved
+my $pgstat = $node->data_dir . '/pg_stat';
+$s->close;
+chmod 0555, $pgstat or die;
+$off = log_offset($node);
+my $stopped = eval { $node->stop('fast'); 1 };
+chmod 0700, $pgstat or die;
+ok($stopped, 'pg_stat read-only: the server stops');
+$log = substr(slurp_text($node->logfile), $off);
+like($log, qr/LOG:  could not create file "pg_stat\/pgtls_audit\.stat\.tmp": Permission denied/,
+	'pg_stat read-only: a LOG message names the file and the reason');
+ok(!-e "$pgstat/pgtls_audit.stat" && !-e "$pgstat/pgtls_audit.stat.tmp",
+	'pg_stat read-only: no state file and no partial file');
+$off = log_offset($node);
+$node->start;
+$s = open_session($node);
+is($s->query('SELECT records_total, clients_entries FROM pgtls_audit.stats'), '1|1',
+	'pg_stat read-only: the next start is empty (only this session)');
+unlike(substr(slurp_text($node->logfile), $off), qr/WARNING:.*pgtls_audit/,
+	'pg_stat read-only: no warning at the next start');
+
+# ---- damaged state files at start
+my $statefile = "$pgstat/pgtls_audit.stat";
+for my $damage ('corrupt', 'truncated', 'zero-length')
+{
+	login(user => 'regress_alice');
+	$s->close;
+	$node->stop;
+	ok(-s $statefile, "$damage: the state file was saved");
+	my $data = slurp_text($statefile);
+	$data = $damage eq 'corrupt' ? substr($data, 0, 40) . ('X' x 16) . substr($data, 56)
+	  : $damage eq 'truncated' ? substr($data, 0, int(length($data) / 2))
+	  : '';
+	open my $fh, '>:raw', $statefile or die;
+	print $fh $data;
+	close $fh;
+	$off = log_offset($node);
+	$node->start;
+	$s = open_session($node);
+	like(substr(slurp_text($node->logfile), $off),
+		qr/WARNING:  pgtls_audit inventory file "pg_stat\/pgtls_audit\.stat" is corrupt or from another version\n.*DETAIL:  The pgtls_audit inventory starts empty\./,
+		"$damage: WARNING with its detail at start");
+	is($s->query('SELECT records_total, clients_entries, history_entries FROM pgtls_audit.stats'), '1|1|1',
+		"$damage: empty start (only this session)");
+	ok(!-e $statefile, "$damage: the damaged file was removed");
+}
+
+# ---- the certificate file removed after start
+my $certcopy = PostgreSQL::Test::Utils::tempdir();
+copy("$pki/server.crt", "$certcopy/server.crt") or die;
+copy("$pki/server.key", "$certcopy/server.key") or die;
+chmod 0600, "$certcopy/server.key";
+set_conf('ssl_cert_file', "$certcopy/server.crt");
+set_conf('ssl_key_file', "$certcopy/server.key");
+is($s->query("SELECT count(*) FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' AND subject_dn = 'CN=localhost'"),
+	'1', 'certificate copy: the view shows it');
+unlink "$certcopy/server.crt" or die;
+my $rows = $s->query("SELECT coalesce(subject_dn, '-') || '|' || coalesce(status, '-') || '|' || coalesce(note, '-') "
+	  . "FROM pgtls_audit.server_certificates WHERE source = 'ssl_cert_file' ORDER BY position");
+diag "server_certificates after the removal: $rows";
+like($rows, qr/No such file or directory/, 'certificate removed: server_certificates says the file is missing');
+like($s->query("SELECT string_agg(check_id || ': ' || message, E'\\n') FROM pgtls_audit.check_config() WHERE check_id = 'CERT001'"),
+	qr/^CERT001: .*"\Q$certcopy\E\/server\.crt" cannot be accessed: No such file or directory$/,
+	'certificate removed: finding CERT001');
+my $res = attempt($node, user => 'regress_alice', password => 'regress_pw');
+is($res->{rc}, 0, 'certificate removed: TLS logins go on') or diag $res->{stderr};
+$off = log_offset($node);
+$s->query('SELECT pg_reload_conf()');
+usleep(500_000);
+$res = attempt($node, user => 'regress_alice', password => 'regress_pw');
+is($res->{rc}, 0, 'certificate removed, then a reload: TLS logins go on with the loaded certificate')
+  or diag $res->{stderr};
+like(substr(slurp_text($node->logfile), $off), qr/SSL configuration was not reloaded/,
+	'certificate removed, then a reload: core keeps its SSL configuration');
+$s->query('ALTER SYSTEM RESET ssl_cert_file');
+$s->query('ALTER SYSTEM RESET ssl_key_file');
+$s->query('SELECT pg_reload_conf()');
+
+# ---- pg_hba.conf edited with errors and reloaded
+my $hba = $node->data_dir . '/pg_hba.conf';
+my $orig = slurp_text($hba);
+open my $hfh, '>', $hba or die;
+print $hfh "hostssl all regress_alice 127.0.0.1/32 reject\nhostssl all all 127.0.0.1/32 no_such_method\n$orig";
+close $hfh;
+$off = log_offset($node);
+$s->query('SELECT pg_reload_conf()');
+usleep(500_000);
+like(substr(slurp_text($node->logfile), $off), qr/pg_hba\.conf was not reloaded/,
+	'pg_hba.conf with an error: core keeps the old rules');
+is($s->query("SELECT string_agg(check_id || ' ' || location, ',') FROM pgtls_audit.check_config() WHERE check_id = 'HBA001'"),
+	"HBA001 $hba:2", 'pg_hba.conf with an error: the findings show the error at its line');
+like($s->query("SELECT message FROM pgtls_audit.check_config() WHERE check_id = 'HBA001'"),
+	qr/invalid authentication method "no_such_method"/, 'pg_hba.conf with an error: with the message of core');
+$res = attempt($node, user => 'regress_alice', password => 'regress_pw');
+is($res->{rc}, 0, 'pg_hba.conf with an error: logins go on with the old rules (the new reject line is not in force)')
+  or diag $res->{stderr};
+
+is($s->query('SELECT records_dropped FROM pgtls_audit.stats'), '0', 'no record dropped in any fault');
+unlike(slurp_text($node->logfile), qr/PANIC|stuck spinlock/, 'no PANIC, no stuck spinlock');
+$s->close;
+$node->stop;
+done_testing();
