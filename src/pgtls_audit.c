@@ -32,8 +32,9 @@
 
 PGTLS_MODULE_MAGIC;
 
-bool		pgtls_audit_log_connections = true;
-bool		pgtls_audit_log_failures = true;
+int			pgtls_audit_log_connections = AUDIT_LOG_ON;
+int			pgtls_audit_log_failures = AUDIT_LOG_ON;
+int			pgtls_audit_log_repeat_interval = 3600;
 int			pgtls_audit_log_format = AUDIT_FORMAT_TEXT;
 int			pgtls_audit_log_level = LOG;
 int			pgtls_audit_log_destination = AUDIT_DEST_SERVER_LOG;
@@ -47,6 +48,21 @@ int			pgtls_audit_debug_record_delay = 0;
 static const struct config_enum_entry log_format_options[] = {
 	{"text", AUDIT_FORMAT_TEXT, false},
 	{"json", AUDIT_FORMAT_JSON, false},
+	{"json_compact", AUDIT_FORMAT_JSON_COMPACT, false},
+	{NULL, 0, false}
+};
+
+/* on/off keep every spelling they had when these settings were bools */
+static const struct config_enum_entry log_mode_options[] = {
+	{"off", AUDIT_LOG_OFF, false},
+	{"on", AUDIT_LOG_ON, false},
+	{"new", AUDIT_LOG_NEW, false},
+	{"false", AUDIT_LOG_OFF, true},
+	{"true", AUDIT_LOG_ON, true},
+	{"no", AUDIT_LOG_OFF, true},
+	{"yes", AUDIT_LOG_ON, true},
+	{"0", AUDIT_LOG_OFF, true},
+	{"1", AUDIT_LOG_ON, true},
 	{NULL, 0, false}
 };
 
@@ -163,27 +179,38 @@ check_log_file(char **newval, void **extra, GucSource source)
 static void
 define_record_settings(void)
 {
-	DefineCustomBoolVariable("pgtls_audit.log_connections",
+	DefineCustomEnumVariable("pgtls_audit.log_connections",
 							 "Writes an audit record for each successful connection.",
-							 NULL,
+							 "on: every one; new: only a client tuple not written within pgtls_audit.log_repeat_interval, the others counted in the next record (repeats); off: none.",
 							 &pgtls_audit_log_connections,
-							 true,
+							 AUDIT_LOG_ON,
+							 log_mode_options,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("pgtls_audit.log_failures",
+	DefineCustomEnumVariable("pgtls_audit.log_failures",
 							 "Writes an audit record for each failed, rejected or aborted connection attempt.",
-							 NULL,
+							 "on: every one; new: only an (address, user, reason) not written within pgtls_audit.log_repeat_interval, the others counted in the next record (repeats); off: none.",
 							 &pgtls_audit_log_failures,
-							 true,
+							 AUDIT_LOG_ON,
+							 log_mode_options,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.log_repeat_interval",
+							"With log_connections or log_failures = new, how long a written tuple's repeats are only counted.",
+							"A summary record carries the count when the interval passes without a new record.",
+							&pgtls_audit_log_repeat_interval,
+							3600, 1, 365 * 24 * 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("pgtls_audit.log_format",
 							 "Format of audit records in the server log.",
-							 "text: one line of key=value pairs; json: one JSON object.",
+							 "text: one line of key=value pairs; json: one JSON object; json_compact: the same object without its null fields.",
 							 &pgtls_audit_log_format,
 							 AUDIT_FORMAT_TEXT,
 							 log_format_options,

@@ -29,8 +29,22 @@
 typedef enum AuditLogFormat
 {
 	AUDIT_FORMAT_TEXT,
-	AUDIT_FORMAT_JSON
+	AUDIT_FORMAT_JSON,
+	AUDIT_FORMAT_JSON_COMPACT	/* json without null fields */
 } AuditLogFormat;
+
+/*
+ * pgtls_audit.log_connections and log_failures: off, on, or new (write a
+ * record only for a tuple not written within log_repeat_interval, count
+ * the others; see inventory/inventory.c).  off is 0, so "!setting" still
+ * reads as "off".
+ */
+typedef enum AuditLogMode
+{
+	AUDIT_LOG_OFF = 0,
+	AUDIT_LOG_ON,
+	AUDIT_LOG_NEW
+} AuditLogMode;
 
 /* TLS protocol versions in order, for policy comparisons */
 typedef enum TlsProtocolRank
@@ -47,8 +61,9 @@ typedef enum TlsProtocolRank
 #define AUDIT_DEST_SERVER_LOG	0x01
 #define AUDIT_DEST_FILE			0x02
 
-extern bool pgtls_audit_log_connections;
-extern bool pgtls_audit_log_failures;
+extern int	pgtls_audit_log_connections;
+extern int	pgtls_audit_log_failures;
+extern int	pgtls_audit_log_repeat_interval;	/* seconds */
 extern int	pgtls_audit_log_format;
 extern int	pgtls_audit_log_level;
 extern int	pgtls_audit_log_destination;

@@ -2,13 +2,16 @@
  *
  * format.c
  *	  Turn an AuditRecord into one line of text: the "text" format
- *	  (key=value pairs) or the "json" format (one JSON object), both after
- *	  the PGTLS_AUDIT marker for the server log; or the audit file's line,
- *	  the JSON object alone followed by a newline.
+ *	  (key=value pairs), the "json" format (one JSON object) or the
+ *	  "json_compact" format (that object without its null fields), each
+ *	  after the PGTLS_AUDIT marker for the server log; or the audit file's
+ *	  line, the JSON object alone followed by a newline.
  *
- * Both formats carry the same fields in the same order and always carry
+ * text and json carry the same fields in the same order and always carry
  * every field, so a parser never has to guess whether a key is missing or
- * null.  The field list is documented in README.md ("Audit record").
+ * null.  json_compact leaves out every field that would be null (for
+ * pipelines that pay per byte); the fields it keeps are in the same order.
+ * The field list is documented in README.md ("Audit record").
  *
  * Escaping:
  *	text: strings are always double-quoted; backslash, double quote and
@@ -72,6 +75,7 @@ typedef struct RecordWriter
 	char	   *data;
 	size_t		len;
 	AuditLogFormat format;
+	bool		json;			/* json or json_compact */
 	bool		first;
 	bool		bare;			/* no marker: the audit file's JSON line */
 } RecordWriter;
@@ -123,14 +127,14 @@ append_quoted(RecordWriter *w, const char *str)
 		else if (c < 0x20 || c == 0x7f)
 		{
 			snprintf(esc, sizeof(esc),
-					 w->format == AUDIT_FORMAT_JSON ? "\\u%04x" : "\\x%02x", c);
+					 w->json ? "\\u%04x" : "\\x%02x", c);
 			put_cstr(w, esc);
 		}
 		else if (c < 0x80)
 			put_bytes(w, (const char *) p, 1);
 		else if ((len = valid_utf8_length(p, remaining)) == 0)
 		{
-			put_cstr(w, w->format == AUDIT_FORMAT_JSON ? "\\ufffd" : "\xEF\xBF\xBD");
+			put_cstr(w, w->json ? "\\ufffd" : "\xEF\xBF\xBD");
 			len = 1;
 		}
 		else
@@ -144,7 +148,7 @@ append_quoted(RecordWriter *w, const char *str)
 static void
 put_key(RecordWriter *w, const char *key)
 {
-	if (w->format == AUDIT_FORMAT_JSON)
+	if (w->json)
 	{
 		put_cstr(w, w->first ? "{\"" : ",\"");
 		put_cstr(w, key);
@@ -160,14 +164,26 @@ put_key(RecordWriter *w, const char *key)
 	w->first = false;
 }
 
+/* A null value: the bare word, or nothing at all in json_compact */
+static void
+put_null(RecordWriter *w, const char *key)
+{
+	if (w->format == AUDIT_FORMAT_JSON_COMPACT)
+		return;
+	put_key(w, key);
+	put_cstr(w, "null");
+}
+
 static void
 put_string(RecordWriter *w, const char *key, const char *value)
 {
-	put_key(w, key);
 	if (value == NULL)
-		put_cstr(w, "null");
-	else
-		append_quoted(w, value);
+	{
+		put_null(w, key);
+		return;
+	}
+	put_key(w, key);
+	append_quoted(w, value);
 }
 
 /* An integer, or null when negative (unknown) */
@@ -176,21 +192,37 @@ put_int(RecordWriter *w, const char *key, int value)
 {
 	char		num[16];
 
-	put_key(w, key);
 	if (value < 0)
-		put_cstr(w, "null");
-	else
 	{
-		snprintf(num, sizeof(num), "%d", value);
-		put_cstr(w, num);
+		put_null(w, key);
+		return;
 	}
+	put_key(w, key);
+	snprintf(num, sizeof(num), "%d", value);
+	put_cstr(w, num);
+}
+
+/* A count, never null */
+static void
+put_uint64(RecordWriter *w, const char *key, uint64 value)
+{
+	char		num[32];
+
+	put_key(w, key);
+	snprintf(num, sizeof(num), UINT64_FORMAT, value);
+	put_cstr(w, num);
 }
 
 static void
 put_bool(RecordWriter *w, const char *key, int value)
 {
+	if (value < 0)
+	{
+		put_null(w, key);
+		return;
+	}
 	put_key(w, key);
-	put_cstr(w, value < 0 ? "null" : (value ? "true" : "false"));
+	put_cstr(w, value ? "true" : "false");
 }
 
 /*
@@ -202,7 +234,7 @@ put_list(RecordWriter *w, const char *key, const char *value)
 {
 	const char *p;
 
-	if (value == NULL || w->format != AUDIT_FORMAT_JSON)
+	if (value == NULL || !w->json)
 	{
 		put_string(w, key, value);
 		return;
@@ -249,6 +281,7 @@ static void
 write_fields(RecordWriter *w, const AuditRecord *rec)
 {
 	bool		tls_done = rec->protocol != NULL;
+	bool		summary = rec->event == AUDIT_EVENT_SUMMARY;
 
 	if (!w->bare)
 		put_cstr(w, PGTLS_AUDIT_MARKER " ");
@@ -269,7 +302,8 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 	put_string(w, "cipher", rec->cipher);
 	put_int(w, "bits", rec->bits);
 	put_bool(w, "alpn", tls_done ? rec->alpn : -1);
-	put_bool(w, "gss_encrypted", rec->gss_encrypted);
+	/* a summary stands for several attempts: no per-connection values */
+	put_bool(w, "gss_encrypted", summary ? -1 : rec->gss_encrypted);
 	put_bool(w, "client_cert", rec->client_cert_present);
 	put_string(w, "client_dn", rec->client_dn);
 	put_string(w, "issuer_dn", rec->issuer_dn);
@@ -290,7 +324,10 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 	put_list(w, "offered_alpn", rec->offered_alpn);
 	put_string(w, "ja4", rec->ja4);
 	put_string(w, "host_entry", rec->host_entry);
-	if (w->format == AUDIT_FORMAT_JSON)
+	put_uint64(w, "repeats", rec->repeats);
+	put_timestamp(w, "repeats_first", rec->repeats > 0, rec->repeats_first);
+	put_timestamp(w, "repeats_last", rec->repeats > 0, rec->repeats_last);
+	if (w->json)
 		put_bytes(w, "}", 1);
 }
 
@@ -302,7 +339,9 @@ static char *
 format_alloc(const AuditRecord *rec, AuditLogFormat format, bool bare,
 			 MemoryContext context, size_t *len)
 {
-	RecordWriter w = {NULL, 0, format, true, bare};
+	RecordWriter w = {NULL, 0, format,
+		format == AUDIT_FORMAT_JSON || format == AUDIT_FORMAT_JSON_COMPACT,
+	true, bare};
 	char	   *data;
 
 	write_fields(&w, rec);

@@ -91,6 +91,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 typedef enum AttemptState
 {
@@ -302,14 +303,57 @@ write_record_to_log(const AuditRecord *rec)
 }
 
 /*
+ * Write one record to every destination of pgtls_audit.log_destination
+ * (the server log, the audit file).  Returns false when the server log's
+ * record could not be written (the caller reports it); a failure of the
+ * file alone is counted here and has its own rate-limited WARNING.
+ * Raises nothing.
+ */
+static bool
+write_record(const AuditRecord *rec)
+{
+	bool		logged = true;
+
+	if (pgtls_audit_log_destination & AUDIT_DEST_SERVER_LOG)
+		logged = write_record_to_log(rec);
+	if ((pgtls_audit_log_destination & AUDIT_DEST_FILE) &&
+		!audit_log_file_write(rec) && logged)
+		inventory_count_dropped();
+	return logged;
+}
+
+/*
+ * Write one summary record (a tuple's repeats that no record carried) to
+ * every destination.  Raises nothing; a failure is a WARNING and a counted
+ * drop.  Also the inventory's writer at shutdown, in the postmaster.
+ */
+static void
+write_summary(const InventorySummary *sum)
+{
+	AuditRecord rec;
+
+	inventory_summary_record(sum, &rec, GetCurrentTimestamp());
+	if (!write_record(&rec))
+	{
+		inventory_count_dropped();
+		server_only_ereport(WARNING,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg("pgtls_audit could not write a summary record"),
+							 errdetail("The repeats it carried (" UINT64_FORMAT ") are counted as one record in pgtls_audit.stats.records_dropped.",
+									   sum->repeats)));
+	}
+}
+
+/*
  * Put the attempt into the inventory and its destinations (the server log,
- * the audit file); false on a failure that the caller reports.
+ * the audit file), as log_connections / log_failures decide; false on a
+ * failure that the caller reports.
  */
 static bool
 record_attempt(void)
 {
 	bool		success;
-	bool		logged;
+	InventoryDecision decision;
 
 	if (record_failure_injected())
 		return false;
@@ -330,20 +374,23 @@ record_attempt(void)
 	if (attempt.capture_failed)
 		return false;
 
-	inventory_add(&attempt);
-
+	/* one spinlock hold: counted, and decided (log_connections = new) */
 	success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
-	if (!(success ? pgtls_audit_log_connections : pgtls_audit_log_failures))
-		return true;
+	inventory_add(&attempt,
+				  (AuditLogMode) (success ? pgtls_audit_log_connections :
+								  pgtls_audit_log_failures),
+				  pgtls_audit_log_repeat_interval, &decision);
 
-	logged = true;
-	if (pgtls_audit_log_destination & AUDIT_DEST_SERVER_LOG)
-		logged = write_record_to_log(&attempt);
-	/* the file's failures have their own rate-limited WARNING */
-	if ((pgtls_audit_log_destination & AUDIT_DEST_FILE) &&
-		!audit_log_file_write(&attempt) && logged)
-		inventory_count_dropped();
-	return logged;
+	/* due summaries first: they are older than this attempt */
+	for (int i = 0; i < decision.nsummaries; i++)
+		write_summary(&decision.summaries[i]);
+
+	if (!decision.write)
+		return true;
+	attempt.repeats = decision.repeats;
+	attempt.repeats_first = decision.repeats_first;
+	attempt.repeats_last = decision.repeats_last;
+	return write_record(&attempt);
 }
 
 /*
@@ -512,4 +559,5 @@ audit_hooks_install(void)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = audit_emit_log;
 	audit_install_tls_init_hook(audit_hooks_tls_handshake_started);
+	inventory_set_summary_writer(write_summary);
 }

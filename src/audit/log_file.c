@@ -9,8 +9,10 @@
  * Each record is one write() of the whole line on a descriptor opened
  * with O_APPEND, so records of concurrent backends never interleave (the
  * kernel appends each write whole to a regular file).  A backend writes
- * at most one record in its life (audit/hooks.c), so the file is opened
- * for that record and closed after it: nothing is kept open, a rename by
+ * one record in its life (audit/hooks.c), and with log_connections or
+ * log_failures = new at most a few summary records just before it; the
+ * file is opened for each record and closed after it: nothing is kept
+ * open, a rename by
  * logrotate takes effect for the very next record (the reload that
  * logrotate sends only matters when the settings changed), and a record
  * is in either the old or the new file, never lost and never in both.

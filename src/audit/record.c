@@ -253,6 +253,8 @@ audit_event_name(AuditEvent event)
 			return "authorization";
 		case AUDIT_EVENT_ESTABLISHED:
 			return "established";
+		case AUDIT_EVENT_SUMMARY:
+			return "summary";
 	}
 	return "unknown";
 }

@@ -21,7 +21,8 @@ typedef enum AuditEvent
 	AUDIT_EVENT_HANDSHAKE,		/* TLS handshake or start-up packet */
 	AUDIT_EVENT_AUTH,			/* pg_hba.conf matching and authentication */
 	AUDIT_EVENT_AUTHORIZATION,	/* after authentication: role, database */
-	AUDIT_EVENT_ESTABLISHED		/* session started */
+	AUDIT_EVENT_ESTABLISHED,	/* session started */
+	AUDIT_EVENT_SUMMARY			/* repeats of a tuple not written one by one */
 } AuditEvent;
 
 typedef enum AuditOutcome
@@ -110,6 +111,14 @@ typedef struct AuditRecord
 	/* PostgreSQL 19, ssl_sni = on: the pg_hosts.conf line that served it */
 	char	   *host_entry;		/* "file:line" */
 	bool		capture_failed; /* a value could not be copied (no memory) */
+	/*
+	 * log_connections/log_failures = new: attempts of this record's tuple
+	 * not written since its previous record, and when the first and last
+	 * of them happened (repeats 0: none, times unset).
+	 */
+	uint64		repeats;
+	TimestampTz repeats_first;
+	TimestampTz repeats_last;
 } AuditRecord;
 
 extern void audit_record_context_init(void);

@@ -3,8 +3,23 @@
  * inventory.c
  *	  The connection inventory in shared memory: a ring of recent attempts,
  *	  and LRU-bounded tables of clients, client certificates, ClientHello
- *	  fingerprints (JA4) and pg_hba line usage.  This file sizes and creates it, defines its settings,
- *	  adds each attempt to it and empties it (reset).
+ *	  fingerprints (JA4) and pg_hba line usage.  This file sizes and
+ *	  creates it, defines its settings, adds each attempt to it, decides
+ *	  there whether the attempt's record is written, and empties it (reset).
+ *
+ * Audit volume (log_connections / log_failures = new).  The decision is
+ * taken in inventory_add, in the same spinlock hold that counts the
+ * attempt: a success is looked up by its clients tuple (the entry it
+ * counts anyway), a failure by (address, user, reason) in a small LRU
+ * table of its own.  A tuple written less than log_repeat_interval ago is
+ * only counted (RepeatState); the next record written for it carries the
+ * count (repeats).  A tuple whose interval passed with a count but no new
+ * attempt is copied out as a summary by the next attempt of any kind (at
+ * most INVENTORY_SWEEP_PER_TABLE per table, oldest pending first), and by
+ * the postmaster at a clean shutdown (inventory_flush_summaries, before
+ * the save file is written); a tuple about to be evicted is copied out
+ * first too.  Copies only, under the lock: the caller formats and writes
+ * the summaries after releasing it.
  *
  * The layout, the locking contract, the O(1) reset and the bounds are
  * described in inventory_internal.h; the save file in persist.c; the SQL
@@ -40,6 +55,21 @@ static int	inventory_max_fingerprints = 1000;
 bool		inventory_save = true;
 
 InventoryShared *inventory = NULL;
+
+/* the summary sizes of inventory.h are the inventory's own */
+StaticAssertDecl(sizeof(((InventorySummary *) 0)->client_addr) == INV_ADDR_LEN &&
+				 sizeof(((InventorySummary *) 0)->user_name) == INV_NAME_LEN &&
+				 sizeof(((InventorySummary *) 0)->protocol) == INV_PROTO_LEN &&
+				 sizeof(((InventorySummary *) 0)->cipher) == INV_CIPHER_LEN &&
+				 sizeof(((InventorySummary *) 0)->issuer_dn) == INV_DN_LEN &&
+				 sizeof(((InventorySummary *) 0)->serial) == INV_SERIAL_LEN &&
+				 sizeof(((InventorySummary *) 0)->hba_file) == INV_FILE_LEN &&
+				 sizeof(((InventorySummary *) 0)->auth_method) == INV_METHOD_LEN &&
+				 sizeof(((InventorySummary *) 0)->reason) == INV_REASON_LEN,
+				 "InventorySummary fields match the inventory's");
+
+/* writes one summary record (audit/hooks.c), for the shutdown flush */
+static void (*summary_writer) (const InventorySummary *sum) = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -94,6 +124,7 @@ inventory_shmem_size(void)
 	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_certificates, sizeof(CertKey), sizeof(CertEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(PGTLS_MAX_HBA_ENTRIES, sizeof(HbaKey), sizeof(HbaEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_fingerprints, sizeof(FingerprintKey), sizeof(FingerprintEntry))));
+	size = add_size(size, MAXALIGN(lru_table_size(PGTLS_MAX_FAILURE_ENTRIES, sizeof(FailureKey), sizeof(FailureEntry))));
 	return size;
 }
 
@@ -140,6 +171,12 @@ inventory_shmem_startup(void)
 		inventory->fingerprints = (LruTable *) p;
 		lru_table_init(inventory->fingerprints, inventory_max_fingerprints,
 					   sizeof(FingerprintKey), sizeof(FingerprintEntry));
+		p += MAXALIGN(lru_table_size(inventory_max_fingerprints, sizeof(FingerprintKey), sizeof(FingerprintEntry)));
+		inventory->failures = (LruTable *) p;
+		lru_table_init(inventory->failures, PGTLS_MAX_FAILURE_ENTRIES,
+					   sizeof(FailureKey), sizeof(FailureEntry));
+		inventory->clients_pending.head = inventory->clients_pending.tail = -1;
+		inventory->failures_pending.head = inventory->failures_pending.tail = -1;
 		inventory->stats_reset = GetCurrentTimestamp();
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -259,6 +296,9 @@ typedef struct AttemptKeys
 	FingerprintKey fingerprint;
 	uint32		fingerprint_hash;
 	uint32		addr_hash;		/* of the client address, for its count */
+	bool		have_failure;	/* not a success: its (address, user, reason) */
+	FailureKey	failure;
+	uint32		failure_hash;
 } AttemptKeys;
 
 /*
@@ -317,6 +357,16 @@ attempt_keys_build(AttemptKeys *k, const HistoryEntry *h,
 		k->addr_hash = hash_bytes((const unsigned char *) h->remote_host,
 								  strlen(h->remote_host));
 	}
+	k->have_failure = h->outcome != AUDIT_OUTCOME_SUCCESS;
+	k->failure_hash = 0;
+	if (k->have_failure)
+	{
+		memset(&k->failure, 0, sizeof(k->failure));
+		memcpy(k->failure.client_addr, h->remote_host, sizeof(k->failure.client_addr));
+		memcpy(k->failure.user_name, h->user_name, sizeof(k->failure.user_name));
+		memcpy(k->failure.reason, h->reason, sizeof(k->failure.reason));
+		k->failure_hash = lru_hash_key(inventory->failures, &k->failure);
+	}
 }
 
 /*
@@ -342,17 +392,266 @@ lookup_or_insert(LruTable *tab, const void *key, uint32 hash, bool *inserted)
 	return entry;
 }
 
+/*
+ * The pending lists of the two tables with a RepeatState (clients and
+ * failures), linked by slot.  Under the spinlock, or in the postmaster
+ * alone.
+ */
+static RepeatState *
+repeat_state_at(LruTable *tab, int32 slot)
+{
+	bool		used;
+	char	   *entry = lru_slot_entry(tab, slot, &used);
+
+	if (entry == NULL)
+		return NULL;
+	if (tab == inventory->clients)
+		return &((ClientEntry *) entry)->repeat;
+	return &((FailureEntry *) entry)->repeat;
+}
+
+static RepeatList *
+pending_list_of(LruTable *tab)
+{
+	return tab == inventory->clients ? &inventory->clients_pending :
+		&inventory->failures_pending;
+}
+
 static void
-client_touch(const AttemptKeys *k, const HistoryEntry *h)
+pending_push(LruTable *tab, int32 slot, RepeatState *rs)
+{
+	RepeatList *l = pending_list_of(tab);
+
+	rs->pending_prev = l->tail;
+	rs->pending_next = -1;
+	if (l->tail >= 0)
+		repeat_state_at(tab, l->tail)->pending_next = slot;
+	else
+		l->head = slot;
+	l->tail = slot;
+}
+
+static void
+pending_remove(LruTable *tab, RepeatState *rs)
+{
+	RepeatList *l = pending_list_of(tab);
+
+	if (rs->pending_prev >= 0)
+		repeat_state_at(tab, rs->pending_prev)->pending_next = rs->pending_next;
+	else
+		l->head = rs->pending_next;
+	if (rs->pending_next >= 0)
+		repeat_state_at(tab, rs->pending_next)->pending_prev = rs->pending_prev;
+	else
+		l->tail = rs->pending_prev;
+	rs->pending_prev = rs->pending_next = -1;
+}
+
+/* copy a string field of the same size as its destination */
+#define COPY_FIELD(dst, src) \
+	do { \
+		StaticAssertStmt(sizeof(dst) == sizeof(src), "field sizes differ"); \
+		memcpy((dst), (src), sizeof(dst)); \
+	} while (0)
+
+/*
+ * Copy a pending tuple out as a summary, take it off the pending list and
+ * count the summary as its record (written at now).
+ */
+static void
+summary_take(LruTable *tab, void *entry, RepeatState *rs, TimestampTz now,
+			 InventorySummary *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	if (tab == inventory->clients)
+	{
+		ClientKey  *ck = &((ClientEntry *) entry)->key;
+
+		sum->failure = false;
+		sum->event = AUDIT_EVENT_SUMMARY;
+		sum->outcome = ck->outcome;
+		sum->ssl = ck->ssl;
+		sum->hba_line = ck->hba_line;
+		COPY_FIELD(sum->client_addr, ck->client_addr);
+		COPY_FIELD(sum->user_name, ck->user_name);
+		COPY_FIELD(sum->database_name, ck->database_name);
+		COPY_FIELD(sum->protocol, ck->protocol);
+		COPY_FIELD(sum->cipher, ck->cipher);
+		COPY_FIELD(sum->issuer_dn, ck->issuer_dn);
+		COPY_FIELD(sum->serial, ck->serial);
+		COPY_FIELD(sum->hba_file, ck->hba_file);
+		COPY_FIELD(sum->auth_method, ck->auth_method);
+	}
+	else
+	{
+		FailureEntry *fe = (FailureEntry *) entry;
+
+		sum->failure = true;
+		sum->event = fe->event;
+		sum->outcome = fe->outcome;
+		sum->ssl = fe->ssl;
+		COPY_FIELD(sum->sqlstate, fe->sqlstate);
+		COPY_FIELD(sum->client_addr, fe->key.client_addr);
+		COPY_FIELD(sum->user_name, fe->key.user_name);
+		COPY_FIELD(sum->reason, fe->key.reason);
+	}
+	sum->repeats = rs->suppressed;
+	sum->first = rs->suppressed_first;
+	sum->last = rs->suppressed_last;
+	pending_remove(tab, rs);
+	rs->suppressed = 0;
+	rs->last_written = now;
+}
+
+/*
+ * The entry of a key in a table with a RepeatState, as lookup_or_insert;
+ * an entry about to be evicted with a pending count is copied out into
+ * the decision's summaries first (there is always room for one per table).
+ */
+static void *
+lookup_or_insert_repeat(LruTable *tab, const void *key, uint32 hash,
+						bool *inserted, TimestampTz now, InventoryDecision *d)
+{
+	void	   *entry = lru_lookup(tab, key, hash);
+	bool		evicted;
+
+	*inserted = entry == NULL;
+	if (entry != NULL)
+		return entry;
+	if (tab->used >= tab->capacity && tab->lru_tail >= 0)
+	{
+		bool		used;
+		void	   *victim = lru_slot_entry(tab, tab->lru_tail, &used);
+		RepeatState *rs = repeat_state_at(tab, tab->lru_tail);
+
+		if (victim != NULL && rs->suppressed > 0)
+		{
+			Assert(d->nsummaries < INVENTORY_MAX_SUMMARIES);
+			if (d->nsummaries < INVENTORY_MAX_SUMMARIES)
+				summary_take(tab, victim, rs, now, &d->summaries[d->nsummaries++]);
+			else
+				pending_remove(tab, rs);
+		}
+	}
+	entry = lru_insert(tab, key, hash, &evicted);
+	if (entry != NULL)
+	{
+		RepeatState *rs = repeat_state_at(tab, lru_entry_slot(tab, entry));
+
+		rs->pending_prev = rs->pending_next = -1;
+	}
+	return entry;
+}
+
+/*
+ * The volume decision for one attempt of a tuple: write it (carrying the
+ * tuple's count) or only count it.  mode off writes nothing and counts
+ * nothing; on writes; new writes only when the tuple's last record is at
+ * least interval old (or it has none).
+ */
+static void
+repeat_decide(LruTable *tab, void *entry, RepeatState *rs, AuditLogMode mode,
+			  TimestampTz ts, int64 interval, InventoryDecision *d)
+{
+	d->write = false;
+	if (mode == AUDIT_LOG_OFF)
+		return;
+	if (mode == AUDIT_LOG_NEW && rs->last_written != 0 &&
+		ts - rs->last_written < interval)
+	{
+		if (rs->suppressed++ == 0)
+		{
+			rs->suppressed_first = ts;
+			pending_push(tab, lru_entry_slot(tab, entry), rs);
+		}
+		rs->suppressed_last = ts;
+		return;
+	}
+	d->write = true;
+	d->repeats = rs->suppressed;
+	d->repeats_first = rs->suppressed_first;
+	d->repeats_last = rs->suppressed_last;
+	if (rs->suppressed > 0)
+		pending_remove(tab, rs);
+	rs->suppressed = 0;
+	rs->last_written = ts;
+}
+
+/*
+ * Copy out up to INVENTORY_SWEEP_PER_TABLE tuples of a table whose count
+ * is due (their last record at least interval before now), oldest
+ * pending first.
+ */
+static void
+repeat_sweep(LruTable *tab, TimestampTz now, int64 interval,
+			 InventoryDecision *d)
+{
+	int32		slot = pending_list_of(tab)->head;
+
+	for (int i = 0; i < INVENTORY_SWEEP_PER_TABLE && slot >= 0 &&
+		 d->nsummaries < INVENTORY_MAX_SUMMARIES; i++)
+	{
+		bool		used;
+		void	   *entry = lru_slot_entry(tab, slot, &used);
+		RepeatState *rs = repeat_state_at(tab, slot);
+		int32		next;
+
+		if (entry == NULL)
+			break;				/* cannot happen: never follow a stale link */
+		next = rs->pending_next;
+		if (now - rs->last_written >= interval)
+			summary_take(tab, entry, rs, now, &d->summaries[d->nsummaries++]);
+		slot = next;
+	}
+}
+
+static void
+client_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
+			 int64 interval, InventoryDecision *d)
 {
 	bool		inserted;
-	ClientEntry *ce = lookup_or_insert(inventory->clients, &k->client,
-									   k->client_hash, &inserted);
+	ClientEntry *ce = lookup_or_insert_repeat(inventory->clients, &k->client,
+											  k->client_hash, &inserted,
+											  h->ts, d);
 
+	if (ce == NULL)
+	{
+		/* no table to decide with (cannot happen): write as "on" would */
+		if (h->outcome == AUDIT_OUTCOME_SUCCESS)
+			d->write = mode != AUDIT_LOG_OFF;
+		return;
+	}
 	if (inserted)
 		ce->first_seen = h->ts;
 	ce->connections++;
 	ce->last_seen = h->ts;
+	if (h->outcome == AUDIT_OUTCOME_SUCCESS)
+		repeat_decide(inventory->clients, ce, &ce->repeat, mode, h->ts,
+					  interval, d);
+}
+
+/* log_failures: the decision for a failure, by (address, user, reason) */
+static void
+failure_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
+			  int64 interval, InventoryDecision *d)
+{
+	bool		inserted;
+	FailureEntry *fe;
+
+	fe = lookup_or_insert_repeat(inventory->failures, &k->failure,
+								 k->failure_hash, &inserted, h->ts, d);
+	if (fe == NULL)
+	{
+		d->write = mode != AUDIT_LOG_OFF;
+		return;
+	}
+	fe->event = h->event;
+	fe->outcome = h->outcome;
+	fe->ssl = h->ssl;
+	memcpy(fe->sqlstate, h->sqlstate, sizeof(fe->sqlstate));
+	fe->failures++;
+	repeat_decide(inventory->failures, fe, &fe->repeat, mode, h->ts,
+				  interval, d);
 }
 
 /* have_user: the attempt named a user, to be listed among the roles */
@@ -454,19 +753,28 @@ fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
 }
 
 /*
- * Add one attempt to the inventory.  Never raises an error.  Everything
- * is built outside the lock; under it: the counters, the ring entry and
- * the table updates.
+ * Add one attempt to the inventory and decide whether its record is
+ * written (mode: the log_connections or log_failures value that applies
+ * to it).  Never raises an error.  Everything is built outside the lock;
+ * under it: the counters, the ring entry, the table updates, the volume
+ * decision and the copies of due summaries.  Without the inventory (not
+ * preloaded) every record that mode allows is written.
  */
 void
-inventory_add(const AuditRecord *rec)
+inventory_add(const AuditRecord *rec, AuditLogMode mode,
+			  int repeat_interval_s, InventoryDecision *d)
 {
 	HistoryEntry h;
 	AttemptKeys keys;
 	uint64		truncated = 0;
 	bool		success,
 				have_user;
+	int64		interval = (int64) repeat_interval_s * USECS_PER_SEC;
 
+	d->write = mode != AUDIT_LOG_OFF;
+	d->repeats = 0;
+	d->repeats_first = d->repeats_last = 0;
+	d->nsummaries = 0;
 	if (inventory == NULL)
 		return;
 
@@ -482,14 +790,125 @@ inventory_add(const AuditRecord *rec)
 	h.seq = ++inventory->history_count;
 	inventory->history[(h.seq - 1) % inventory->history_size] = h;
 
-	client_touch(&keys, &h);
+	/* a failure is decided by its own key, unless it is not counted at all */
+	d->write = false;
+	client_touch(&keys, &h, mode, interval, d);
+	if (keys.have_failure && mode != AUDIT_LOG_OFF)
+		failure_touch(&keys, &h, mode, interval, d);
 	if (keys.have_cert)
 		cert_touch(&keys, &h, have_user);
 	if (keys.have_hba)
 		hba_touch(&keys, &h, success);
 	if (keys.have_fingerprint)
 		fingerprint_touch(&keys, &h);
+	repeat_sweep(inventory->clients, h.ts, interval, d);
+	repeat_sweep(inventory->failures, h.ts, interval, d);
 	SpinLockRelease(&inventory->mutex);
+}
+
+/*
+ * The summary record of a copied-out tuple: strings point into sum, which
+ * must outlive rec; ts is now, the repeats' times are the first and last
+ * attempts counted.
+ */
+void
+inventory_summary_record(const InventorySummary *sum, AuditRecord *rec,
+						 TimestampTz now)
+{
+#define FIELD_OR_NULL(f) ((f)[0] != '\0' ? (char *) (f) : NULL)
+	memset(rec, 0, sizeof(*rec));
+	rec->event = AUDIT_EVENT_SUMMARY;
+	rec->outcome = (AuditOutcome) sum->outcome;
+	rec->ts = now;
+	rec->pid = -1;
+	rec->bits = -1;
+	rec->alpn = -1;
+	rec->policy = AUDIT_POLICY_UNKNOWN;
+	rec->ssl = sum->ssl;
+	rec->hba_line = sum->hba_line;
+	memcpy(rec->sqlstate, sum->sqlstate, sizeof(rec->sqlstate));
+	rec->reason = FIELD_OR_NULL(sum->reason);
+	rec->remote_host = FIELD_OR_NULL(sum->client_addr);
+	rec->user_name = FIELD_OR_NULL(sum->user_name);
+	rec->database_name = FIELD_OR_NULL(sum->database_name);
+	rec->protocol = FIELD_OR_NULL(sum->protocol);
+	rec->cipher = FIELD_OR_NULL(sum->cipher);
+	rec->issuer_dn = FIELD_OR_NULL(sum->issuer_dn);
+	rec->client_serial = FIELD_OR_NULL(sum->serial);
+	rec->client_cert_present = sum->serial[0] != '\0';
+	rec->hba_file = FIELD_OR_NULL(sum->hba_file);
+	rec->auth_method = FIELD_OR_NULL(sum->auth_method);
+	rec->repeats = sum->repeats;
+	rec->repeats_first = sum->first;
+	rec->repeats_last = sum->last;
+#undef FIELD_OR_NULL
+}
+
+/* audit/hooks.c: how to write a summary (used at shutdown) */
+void
+inventory_set_summary_writer(void (*writer) (const InventorySummary *sum))
+{
+	summary_writer = writer;
+}
+
+/*
+ * Put every tuple with suppressed > 0 on its table's pending list (after
+ * loading the save file, whose slot links are those of another server).
+ * The postmaster, alone, at start.
+ */
+void
+inventory_rebuild_pending(void)
+{
+	LruTable   *tabs[2] = {inventory->clients, inventory->failures};
+
+	inventory->clients_pending.head = inventory->clients_pending.tail = -1;
+	inventory->failures_pending.head = inventory->failures_pending.tail = -1;
+	for (int t = 0; t < 2; t++)
+	{
+		for (int32 slot = 0; slot < tabs[t]->used; slot++)
+		{
+			RepeatState *rs = repeat_state_at(tabs[t], slot);
+
+			rs->pending_prev = rs->pending_next = -1;
+			if (rs->suppressed > 0)
+				pending_push(tabs[t], slot, rs);
+		}
+	}
+}
+
+/*
+ * The postmaster at a clean shutdown, alone (every other process has
+ * exited; no lock, as persist.c): write the summary of every pending
+ * tuple, due or not, so that the log reconciles with the inventory.
+ * Nothing here raises: the writer reports its own failures at LOG or
+ * WARNING.  At most one pass over each table, even on a broken list.
+ */
+void
+inventory_flush_summaries(void)
+{
+	LruTable   *tabs[2] = {inventory->clients, inventory->failures};
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (summary_writer == NULL)
+		return;
+	for (int t = 0; t < 2; t++)
+	{
+		int32		budget = tabs[t]->used;
+		int32		slot;
+
+		while ((slot = pending_list_of(tabs[t])->head) >= 0 && budget-- > 0)
+		{
+			bool		used;
+			void	   *entry = lru_slot_entry(tabs[t], slot, &used);
+			InventorySummary sum;
+
+			if (entry == NULL)
+				break;
+			summary_take(tabs[t], entry, repeat_state_at(tabs[t], slot), now,
+						 &sum);
+			summary_writer(&sum);
+		}
+	}
 }
 
 /*
@@ -503,10 +922,15 @@ inventory_reset_tables(void)
 	lru_table_reset(inventory->certs);
 	lru_table_reset(inventory->hba);
 	lru_table_reset(inventory->fingerprints);
+	lru_table_reset(inventory->failures);
 	inventory->clients->evictions = 0;
 	inventory->certs->evictions = 0;
 	inventory->hba->evictions = 0;
 	inventory->fingerprints->evictions = 0;
+	inventory->failures->evictions = 0;
+	/* pending counts go with their tuples */
+	inventory->clients_pending.head = inventory->clients_pending.tail = -1;
+	inventory->failures_pending.head = inventory->failures_pending.tail = -1;
 }
 
 /*

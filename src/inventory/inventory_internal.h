@@ -62,6 +62,30 @@
 #define INV_FP_NAMES	8		/* user and application names per JA4 */
 #define INV_FP_ADDRS	32		/* distinct addresses counted per JA4 */
 #define PGTLS_MAX_HBA_ENTRIES 1024
+#define PGTLS_MAX_FAILURE_ENTRIES 1024
+
+/*
+ * log_connections / log_failures = new: the state of one tuple, in its
+ * table's entry.  A tuple with suppressed > 0 is on its table's pending
+ * list (RepeatList, linked by slot), in the order its first suppressed
+ * attempt came; it leaves it when a record carries its count (its next
+ * written record, a summary, or the summary written before an eviction).
+ */
+typedef struct RepeatState
+{
+	TimestampTz last_written;	/* the tuple's last record; 0: never */
+	uint64		suppressed;		/* attempts not written since then */
+	TimestampTz suppressed_first;
+	TimestampTz suppressed_last;
+	int32		pending_prev;	/* slots on the pending list, -1 ends it */
+	int32		pending_next;
+} RepeatState;
+
+typedef struct RepeatList
+{
+	int32		head;			/* oldest pending tuple, -1 if none */
+	int32		tail;
+} RepeatList;
 
 typedef struct HistoryEntry
 {
@@ -126,7 +150,35 @@ typedef struct ClientEntry
 	uint64		connections;
 	TimestampTz first_seen;
 	TimestampTz last_seen;
+	/* from save file format 3 on: log_connections = new */
+	RepeatState repeat;
 } ClientEntry;
+
+/* the size of a ClientEntry in save files of format 1 and 2 */
+#define CLIENT_ENTRY_SIZE_V2 offsetof(ClientEntry, repeat)
+
+/*
+ * log_failures = new: failures by (address, user, reason), with the stage,
+ * outcome, SQLSTATE and TLS use of the latest one (for its summary).  Not
+ * saved across restarts: after one, each key is written once again.
+ */
+typedef struct FailureKey
+{
+	char		client_addr[INV_ADDR_LEN];
+	char		user_name[INV_NAME_LEN];
+	char		reason[INV_REASON_LEN];
+} FailureKey;
+
+typedef struct FailureEntry
+{
+	FailureKey	key;
+	uint8		event;
+	uint8		outcome;
+	bool		ssl;
+	char		sqlstate[6];
+	uint64		failures;
+	RepeatState repeat;
+} FailureEntry;
 
 typedef struct CertKey
 {
@@ -209,6 +261,9 @@ typedef struct InventoryShared
 	LruTable   *certs;
 	LruTable   *hba;
 	LruTable   *fingerprints;
+	LruTable   *failures;		/* log_failures = new */
+	RepeatList	clients_pending;
+	RepeatList	failures_pending;
 	HistoryEntry *history;
 } InventoryShared;
 
@@ -219,6 +274,7 @@ typedef union InventoryEntry
 	CertEntry	cert;
 	HbaEntry	hba;
 	FingerprintEntry fingerprint;
+	FailureEntry failure;
 } InventoryEntry;
 
 /* the inventory in shared memory (inventory.c); NULL when not preloaded */
@@ -229,6 +285,8 @@ extern bool inventory_save;
 
 /* inventory.c */
 extern void inventory_reset_tables(void);
+extern void inventory_rebuild_pending(void);
+extern void inventory_flush_summaries(void);
 extern void inventory_reset(TimestampTz now);
 extern void inventory_set_postmaster_startup(void (*callback) (bool found));
 

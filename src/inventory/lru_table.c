@@ -278,6 +278,16 @@ lru_slot_entry(LruTable *tab, int32 slot, bool *used)
 	return *used ? slot_entry(slot_at(tab, slot)) : NULL;
 }
 
+/* The slot of an entry returned by this table (the inverse of slot_entry). */
+int32
+lru_entry_slot(LruTable *tab, const void *entry)
+{
+	const char *base = (const char *) slot_at(tab, 0);
+
+	return (int32) (((const char *) entry - SLOT_HEADER_SIZE - base) /
+					(ptrdiff_t) slot_size(tab));
+}
+
 /*
  * Walk from the least to the most recently used entry: pass -1 first, then
  * the previous result; returns -1 at the end.  Used to save a table in an

@@ -44,6 +44,7 @@ extern void *lru_lookup(LruTable *tab, const void *key, uint32 hash);
 extern void *lru_insert(LruTable *tab, const void *key, uint32 hash,
 						bool *evicted);
 extern void *lru_slot_entry(LruTable *tab, int32 slot, bool *used);
+extern int32 lru_entry_slot(LruTable *tab, const void *entry);
 extern int32 lru_walk_oldest_first(LruTable *tab, int32 prev);
 
 #endif							/* PGTLS_LRU_TABLE_H */

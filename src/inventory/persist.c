@@ -17,8 +17,13 @@
  * File layout: InventoryFileHeader, then nclients ClientEntry, ncerts
  * CertEntry and nhba HbaEntry (each table oldest first), then (format 2)
  * InventoryFileFingerprints and its nfingerprints FingerprintEntry, then
- * the CRC-32C of everything before it.  A format 1 file (without
- * fingerprints, written by earlier builds) is still read.  Both directions stream one entry at a time
+ * the CRC-32C of everything before it.  Format 3 entries of the clients
+ * table end with their RepeatState (log_connections = new); format 1
+ * (without fingerprints) and 2 files, whose client entries are
+ * CLIENT_ENTRY_SIZE_V2 bytes, are still read, with no pending repeats.
+ * Before saving, the shutdown callback writes every pending summary to
+ * the log (inventory_flush_summaries), so the saved counts are normally
+ * zero; the failures table of log_failures = new is not saved.  Both directions stream one entry at a time
  * with a running CRC, as pg_stat_statements does: the file is never held
  * in memory whole, whatever the table sizes.
  *
@@ -43,7 +48,9 @@
 #define INVENTORY_FILE		"pg_stat/pgtls_audit.stat"
 #define INVENTORY_FILE_TMP	"pg_stat/pgtls_audit.stat.tmp"
 #define INVENTORY_MAGIC		0x50544c41	/* "PTLA" */
-#define INVENTORY_FORMAT	2	/* 1: without the fingerprints (still read) */
+#define INVENTORY_FORMAT	3	/* 1: without the fingerprints; 2: clients
+								 * without their RepeatState (both still
+								 * read) */
 
 typedef struct InventoryFileHeader
 {
@@ -251,6 +258,8 @@ inventory_shmem_shutdown(int code, Datum arg)
 {
 	if (code != 0 || inventory == NULL)
 		return;
+	/* first the log: every count not yet written, as summary records */
+	inventory_flush_summaries();
 	if (!inventory_save)
 	{
 		/* nothing is saved, and nothing older may be reloaded */
@@ -285,19 +294,23 @@ inventory_shmem_shutdown(int code, Datum arg)
  * a table smaller than the file's evicts and counts as it goes).
  */
 static bool
-load_table(FILE *file, LruTable *tab, int32 count, pg_crc32c *crc)
+load_table(FILE *file, LruTable *tab, Size file_entry_size, int32 count,
+		   pg_crc32c *crc)
 {
 	InventoryEntry buf;
 
 	Assert(tab->entry_size <= sizeof(buf));
+	Assert(file_entry_size <= tab->entry_size);
 	for (int32 i = 0; i < count; i++)
 	{
 		bool		evicted;
 		void	   *dst;
 
-		if (fread(&buf, tab->entry_size, 1, file) != 1)
+		/* an older format's shorter entry: the fields after it are zero */
+		memset(&buf, 0, tab->entry_size);
+		if (fread(&buf, file_entry_size, 1, file) != 1)
 			return false;
-		COMP_CRC32C(*crc, &buf, tab->entry_size);
+		COMP_CRC32C(*crc, &buf, file_entry_size);
 		dst = lru_insert(tab, &buf, lru_hash_key(tab, &buf), &evicted);
 		if (dst)
 			memcpy(dst, &buf, tab->entry_size);
@@ -325,16 +338,20 @@ read_file(FILE *file, InventoryFileHeader *hdr, InventoryFileFingerprints *fhdr)
 	{
 		COMP_CRC32C(crc, hdr, sizeof(*hdr));
 		ok = hdr->magic == INVENTORY_MAGIC &&
-			(hdr->format == 1 || hdr->format == INVENTORY_FORMAT) &&
-			hdr->client_entry_size == sizeof(ClientEntry) &&
+			hdr->format >= 1 && hdr->format <= INVENTORY_FORMAT &&
+			hdr->client_entry_size == (hdr->format >= 3 ?
+									   sizeof(ClientEntry) :
+									   CLIENT_ENTRY_SIZE_V2) &&
 			hdr->cert_entry_size == sizeof(CertEntry) &&
 			hdr->hba_entry_size == sizeof(HbaEntry) &&
 			hdr->nclients >= 0 && hdr->ncerts >= 0 && hdr->nhba >= 0;
 	}
 	ok = ok &&
-		load_table(file, inventory->clients, hdr->nclients, &crc) &&
-		load_table(file, inventory->certs, hdr->ncerts, &crc) &&
-		load_table(file, inventory->hba, hdr->nhba, &crc);
+		load_table(file, inventory->clients, hdr->client_entry_size,
+				   hdr->nclients, &crc) &&
+		load_table(file, inventory->certs, sizeof(CertEntry), hdr->ncerts,
+				   &crc) &&
+		load_table(file, inventory->hba, sizeof(HbaEntry), hdr->nhba, &crc);
 	if (ok && hdr->format >= 2)
 	{
 		ok = fread(fhdr, sizeof(*fhdr), 1, file) == 1;
@@ -342,7 +359,8 @@ read_file(FILE *file, InventoryFileHeader *hdr, InventoryFileFingerprints *fhdr)
 			COMP_CRC32C(crc, fhdr, sizeof(*fhdr));
 		ok = ok && fhdr->fingerprint_entry_size == sizeof(FingerprintEntry) &&
 			fhdr->nfingerprints >= 0 &&
-			load_table(file, inventory->fingerprints, fhdr->nfingerprints, &crc);
+			load_table(file, inventory->fingerprints, sizeof(FingerprintEntry),
+					   fhdr->nfingerprints, &crc);
 	}
 	if (ok)
 	{
@@ -404,6 +422,8 @@ inventory_load_file(void)
 
 	FreeFile(file);
 	unlink(INVENTORY_FILE);
+	/* the saved slot links are another server's */
+	inventory_rebuild_pending();
 	/* evictions while reloading into smaller tables are counted too */
 	inventory->clients->evictions += hdr.evictions[0];
 	inventory->certs->evictions += hdr.evictions[1];

@@ -163,7 +163,9 @@ typedef enum CostStep
 	STEP_CAPTURE,
 	STEP_FORMAT_TEXT,
 	STEP_FORMAT_JSON,
-	STEP_INVENTORY
+	STEP_FORMAT_JSON_COMPACT,
+	STEP_INVENTORY,
+	STEP_INVENTORY_NEW
 } CostStep;
 
 static const char *const step_names[] = {
@@ -171,7 +173,9 @@ static const char *const step_names[] = {
 	"capture from Port and TLS session",
 	"format text record",
 	"format json record",
-	"add to inventory (private copy)"
+	"format json_compact record",
+	"add to inventory (private copy)",
+	"add to inventory, log_connections = new (private copy)"
 };
 
 static void
@@ -199,16 +203,26 @@ run_step(CostStep step, Port *port, AuditRecord *rec, MemoryContext scratch)
 			break;
 		case STEP_FORMAT_TEXT:
 		case STEP_FORMAT_JSON:
+		case STEP_FORMAT_JSON_COMPACT:
 			{
 				StringInfoData buf;
 
 				initStringInfo(&buf);
-				audit_format_record(&buf, rec, step == STEP_FORMAT_JSON ?
-									AUDIT_FORMAT_JSON : AUDIT_FORMAT_TEXT);
+				audit_format_record(&buf, rec,
+									step == STEP_FORMAT_JSON ? AUDIT_FORMAT_JSON :
+									step == STEP_FORMAT_JSON_COMPACT ? AUDIT_FORMAT_JSON_COMPACT :
+									AUDIT_FORMAT_TEXT);
 			}
 			break;
 		case STEP_INVENTORY:
-			inventory_add(rec);
+		case STEP_INVENTORY_NEW:
+			{
+				/* the same record each time: with new, all but the first are counted */
+				InventoryDecision decision;
+
+				inventory_add(rec, step == STEP_INVENTORY_NEW ? AUDIT_LOG_NEW : AUDIT_LOG_ON,
+							  3600, &decision);
+			}
 			break;
 	}
 	MemoryContextSwitchTo(old);
@@ -300,13 +314,13 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 	rec.outcome = AUDIT_OUTCOME_SUCCESS;
 	rec.event = AUDIT_EVENT_ESTABLISHED;
 
-	for (int s = STEP_CORE_BASELINE; s <= STEP_INVENTORY; s++)
+	for (int s = STEP_CORE_BASELINE; s <= STEP_INVENTORY_NEW; s++)
 	{
 		double		ns;
 		Datum		values[4];
 		bool		nulls[4] = {0};
 
-		if (s == STEP_INVENTORY)
+		if (s == STEP_INVENTORY || s == STEP_INVENTORY_NEW)
 		{
 			if (!with_inventory)
 				continue;
@@ -321,7 +335,7 @@ pgtls_cost_probe_measure(PG_FUNCTION_ARGS)
 		ns = time_step((CostStep) s, iterations, &probe_port, &rec, scratch);
 		if (s == STEP_CORE_BASELINE)
 			baseline_ns = ns;
-		if (s == STEP_INVENTORY)
+		if (s == STEP_INVENTORY || s == STEP_INVENTORY_NEW)
 			private_inventory_check_and_drop(iterations);
 
 		values[0] = CStringGetTextDatum(step_names[s]);
