@@ -138,7 +138,7 @@ for (1 .. 200)
 	usleep(100_000);
 }
 my $log = substr(slurp_text($node->logfile), $off);
-like($log, qr/server process \(PID $victim\) was terminated by signal 9/, 'kill -9: the postmaster saw the crash');
+like($log, qr/(?:server process|client backend) \(PID $victim\) was terminated by signal 9/, 'kill -9: the postmaster saw the crash');
 ok($restarted, 'kill -9: crash restart completed');
 unlike($log, qr/PGTLS_AUDIT .*"pid":$victim,/, 'kill -9: no half-written record of the killed backend');
 $s = open_session($node);
