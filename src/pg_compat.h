@@ -17,8 +17,11 @@
  *		fields starting with a slash are regular expressions).
  *	18: PG_MODULE_MAGIC_EXT; ssl_ecdh_curve renamed ssl_groups;
  *		ssl_tls13_ciphers; log_connections became a list; oauth method.
- *	19 (not supported yet, built to watch it): the radius method is gone;
- *		postgres.h no longer includes varatt.h (in its own header since 16).
+ *	19 (rc, tested in the matrix): the radius method is gone; postgres.h
+ *		no longer includes varatt.h (in its own header since 16);
+ *		pg_isblank() is gone; server-side SNI (pg_hosts.conf) with the
+ *		ClientHello callback owned by core (README, "What PostgreSQL 19
+ *		lets an extension see").
  *
  * src/pg_compat.h
  *
