@@ -180,6 +180,68 @@ passphrase_check(List **findings, const char *loc, const PgtlsHostsLine *l)
 					"this line has a passphrase command but PASSPHRASE_COMMAND_RELOAD is not on: at a reload the server cannot load this host's key again, so a renewed certificate needs a restart");
 }
 
+/*
+ * HOST006 for each host name of a line that an earlier line claims too
+ * (seen_names and seen_locs grow with this line's names).  Returns true
+ * when the line is a fallback ("*" or "/no_sni/").
+ */
+static bool
+name_checks(List **findings, char *loc, PgtlsHostsLine *l,
+			List **seen_names, List **seen_locs)
+{
+	bool		fallback = false;
+	ListCell   *nc;
+
+	foreach(nc, pgtls_hosts_names(l))
+	{
+		char	   *name = lfirst(nc);
+		ListCell   *sc;
+		ListCell   *sl;
+
+		if (is_special_name(name))
+			fallback = true;
+		forboth(sc, *seen_names, sl, *seen_locs)
+		{
+			if (pg_strcasecmp(lfirst(sc), name) == 0)
+				finding_add(findings, "HOST006", FINDING_WARNING, "certificates", loc,
+							"Keep each host name on one line of the hosts file.",
+							"host name \"%s\" is also claimed by %s: only one of the two lines can serve it",
+							name, (char *) lfirst(sl));
+		}
+		*seen_names = lappend(*seen_names, name);
+		*seen_locs = lappend(*seen_locs, loc);
+	}
+	return fallback;
+}
+
+/*
+ * HOST005: a line without a readable CA file while pg_hba lines
+ * (cert_lines, in hba_path) demand client certificates.
+ */
+static void
+ca_check(List **findings, const char *loc, PgtlsHostsLine *l,
+		 const char *hba_path, const char *cert_lines)
+{
+	const char *ca = l->nfields > PGTLS_HOSTS_CA ? l->field[PGTLS_HOSTS_CA] : "";
+	char	   *ca_problem = NULL;
+	char	   *buf = NULL;
+	size_t		len;
+
+	if (ca[0])
+		buf = pgtls_read_file(ca, &len, &ca_problem);
+	if (buf)
+	{
+		pfree(buf);
+		return;
+	}
+	finding_add(findings, "HOST005", FINDING_CRITICAL, "certificates", loc,
+				"Name the CA that issues client certificates in the SSL_CA field of this line.",
+				ca[0] ?
+				"%s lines %s demand client certificates, but this line's CA file cannot be read (%s): connections it serves cannot present one" :
+				"%s lines %s demand client certificates, but this line names no CA file%s: with ssl_sni = on the server verifies client certificates against the CA of the line that served the connection, so connections it serves cannot present one",
+				hba_path, cert_lines, ca[0] ? ca_problem : "");
+}
+
 /* HOST005: the hba lines that demand client certificates, or NULL */
 static char *
 client_cert_lines(HbaAnalysis *an)
@@ -236,7 +298,6 @@ hosts_findings(HbaAnalysis *an, List **findings)
 		PgtlsHostsLine *l = lfirst(lc);
 		char	   *loc = line_location(hosts_path, l);
 		const char *refused = pgtls_hosts_line_problem(l);
-		ListCell   *nc;
 
 		CHECK_FOR_INTERRUPTS();
 		if (refused)
@@ -247,46 +308,12 @@ hosts_findings(HbaAnalysis *an, List **findings)
 						"the server refuses this line of the hosts file: %s", refused);
 			continue;
 		}
-		foreach(nc, pgtls_hosts_names(l))
-		{
-			char	   *name = lfirst(nc);
-			ListCell   *sc;
-			ListCell   *sl;
-
-			if (is_special_name(name))
-				fallback = true;
-			forboth(sc, seen_names, sl, seen_locs)
-			{
-				if (pg_strcasecmp(lfirst(sc), name) == 0)
-					finding_add(findings, "HOST006", FINDING_WARNING, "certificates", loc,
-								"Keep each host name on one line of the hosts file.",
-								"host name \"%s\" is also claimed by %s: only one of the two lines can serve it",
-								name, (char *) lfirst(sl));
-			}
-			seen_names = lappend(seen_names, name);
-			seen_locs = lappend(seen_locs, loc);
-		}
+		if (name_checks(findings, loc, l, &seen_names, &seen_locs))
+			fallback = true;
 		line_file_checks(findings, loc, l);
 		passphrase_check(findings, loc, l);
 		if (cert_lines)
-		{
-			const char *ca = l->nfields > PGTLS_HOSTS_CA ? l->field[PGTLS_HOSTS_CA] : "";
-			char	   *ca_problem = NULL;
-			char	   *buf = NULL;
-			size_t		len;
-
-			if (ca[0])
-				buf = pgtls_read_file(ca, &len, &ca_problem);
-			if (buf)
-				pfree(buf);
-			else
-				finding_add(findings, "HOST005", FINDING_CRITICAL, "certificates", loc,
-							"Name the CA that issues client certificates in the SSL_CA field of this line.",
-							ca[0] ?
-							"%s lines %s demand client certificates, but this line's CA file cannot be read (%s): connections it serves cannot present one" :
-							"%s lines %s demand client certificates, but this line names no CA file%s: with ssl_sni = on the server verifies client certificates against the CA of the line that served the connection, so connections it serves cannot present one",
-							an->path, cert_lines, ca[0] ? ca_problem : "");
-		}
+			ca_check(findings, loc, l, an->path, cert_lines);
 	}
 	if (!fallback && !any_refused)
 		finding_add(findings, "HOST004", FINDING_WARNING, "certificates", hosts_path,
