@@ -392,6 +392,31 @@ load_ca_file(const char *ca_path, ParseResult *cas, char **problem)
 }
 
 /*
+ * The chain_verifies and chain_error columns of a leaf row (extra[0] and
+ * extra[1]): the chain verified against the CA certificates, or, without
+ * usable ones, null and why (no_cas_text).
+ */
+static void
+chain_columns(X509 *leaf, ParseResult *chain, ParseResult *cas, bool have_cas,
+			  const char *no_cas_text, Datum *extra, bool *extra_nulls)
+{
+	const char *chain_error = NULL;
+
+	if (!have_cas)
+	{
+		extra_nulls[0] = true;
+		extra[1] = CStringGetTextDatum(no_cas_text);
+		return;
+	}
+	extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
+										 &chain_error));
+	if (chain_error)
+		extra[1] = CStringGetTextDatum(chain_error);
+	else
+		extra_nulls[1] = true;
+}
+
+/*
  * The rows of ssl_cert_file: the leaf (with chain_verifies, chain_error,
  * is_served), the rest of its chain, and, when the server serves another
  * certificate than the file's leaf, that one (source "served").
@@ -408,24 +433,11 @@ cert_file_rows(ServerCertsState *st, const char *cert_path, const char *ca_path,
 	Datum		extra[3];
 	bool		extra_nulls[3] = {false, false, false};
 	const char *note = NULL;
-	const char *chain_error = NULL;
 
-	if (have_cas)
-	{
-		extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
-											 &chain_error));
-		if (chain_error)
-			extra[1] = CStringGetTextDatum(chain_error);
-		else
-			extra_nulls[1] = true;
-	}
-	else
-	{
-		extra_nulls[0] = true;
-		extra[1] = CStringGetTextDatum(ca_path[0] ?
-									   "ssl_ca_file could not be read or holds no certificate" :
-									   "ssl_ca_file is not set");
-	}
+	chain_columns(leaf, chain, cas, have_cas,
+				  ca_path[0] ? "ssl_ca_file could not be read or holds no certificate" :
+				  "ssl_ca_file is not set",
+				  extra, extra_nulls);
 
 	if (served_fp == NULL || leaf_fp == NULL)
 	{
@@ -497,25 +509,12 @@ host_cert_rows(ServerCertsState *st, const char *cert_path, ParseResult *chain,
 	X509	   *session_leaf = NULL;
 	Datum		extra[3];
 	bool		extra_nulls[3] = {false, false, false};
-	const char *chain_error = NULL;
 	const char *note = line_problem;
 
-	if (have_cas)
-	{
-		extra[0] = BoolGetDatum(verify_chain(leaf, chain->certs, cas->certs,
-											 &chain_error));
-		if (chain_error)
-			extra[1] = CStringGetTextDatum(chain_error);
-		else
-			extra_nulls[1] = true;
-	}
-	else
-	{
-		extra_nulls[0] = true;
-		extra[1] = CStringGetTextDatum(ca_path[0] ?
-									   "the line's CA file could not be read or holds no certificate" :
-									   "the line names no CA file");
-	}
+	chain_columns(leaf, chain, cas, have_cas,
+				  ca_path[0] ? "the line's CA file could not be read or holds no certificate" :
+				  "the line names no CA file",
+				  extra, extra_nulls);
 
 	if (MyProcPort != NULL && MyProcPort->ssl != NULL)
 		session_leaf = SSL_get_certificate(MyProcPort->ssl);
