@@ -16,8 +16,10 @@
  *		TokenizedAuthLine.file_name; AuthToken.regex (database and user
  *		fields starting with a slash are regular expressions).
  *	18: PG_MODULE_MAGIC_EXT; ssl_ecdh_curve renamed ssl_groups;
- *		ssl_tls13_ciphers; log_connections became a list; oauth method.
- *	19 (rc, tested in the matrix): the radius method is gone; postgres.h
+ *		ssl_tls13_ciphers; log_connections became a list; oauth method;
+ *		MD5 passwords deprecated (md5_password_warnings).
+ *	19 (rc, tested in the matrix): the radius method is gone; a warning
+ *		after every login with an MD5 password; postgres.h
  *		no longer includes varatt.h (in its own header since 16);
  *		pg_isblank() is gone; server-side SNI (pg_hosts.conf) with the
  *		ClientHello callback owned by core (README, "What PostgreSQL 19
@@ -149,6 +151,25 @@ extern PGDLLEXPORT void _PG_init(void);
 #else
 #define PGTLS_GUC_SSL_GROUPS "ssl_ecdh_curve"
 #define PGTLS_HAVE_TLS13_CIPHERS_GUC 0
+#endif
+
+/*
+ * What the running server does about MD5 passwords, appended to the hints of
+ * the findings on MD5 (AUTH005: an md5 line, AUTH007: password_encryption =
+ * md5).  18 deprecates them: md5_password_warnings (on by default) makes
+ * CREATE/ALTER ROLE warn "setting an MD5-encrypted password".  19 also warns
+ * the client after every login that used an MD5 password ("authenticated
+ * with an MD5-encrypted password"), with the md5 and the password method.
+ */
+#if PG_VERSION_NUM >= 190000
+#define PGTLS_MD5_DEPRECATION_HINT \
+	" This server (PostgreSQL 19) warns when an MD5 password is set and after every login that uses one (md5_password_warnings), and MD5 passwords are to be removed in a future release."
+#elif PG_VERSION_NUM >= 180000
+#define PGTLS_MD5_DEPRECATION_HINT \
+	" This server (PostgreSQL 18) warns when an MD5 password is set (md5_password_warnings), and MD5 passwords are to be removed in a future release."
+#else
+#define PGTLS_MD5_DEPRECATION_HINT \
+	" PostgreSQL 18 deprecates MD5 passwords (it warns when one is set, 19 also after every login that uses one), and a future release removes them."
 #endif
 
 /*

@@ -182,7 +182,8 @@ method_findings(const HbaRule *r, const char *loc, bool plain,
 
 	if (m == uaMD5)
 		finding_add(findings, "AUTH005", FINDING_WARNING, "auth", loc,
-					"Set password_encryption = 'scram-sha-256', have users set their passwords again, then use scram-sha-256 here.",
+					"Set password_encryption = 'scram-sha-256', have users set their passwords again, then use scram-sha-256 here (a user whose password is already stored as SCRAM authenticates with SCRAM on this line)."
+					PGTLS_MD5_DEPRECATION_HINT,
 					"method md5: MD5 password hashes are weaker than scram-sha-256%s",
 					latent);
 

@@ -242,7 +242,8 @@ auth_findings(List **findings)
 {
 	if (setting_is("password_encryption", "md5"))
 		finding_add(findings, "AUTH007", FINDING_WARNING, "auth", "password_encryption",
-					"Set password_encryption = 'scram-sha-256' and have users set their passwords again.",
+					"Set password_encryption = 'scram-sha-256' and have users set their passwords again."
+					PGTLS_MD5_DEPRECATION_HINT,
 					"password_encryption is md5: new passwords are stored as MD5 hashes, which scram-sha-256 lines cannot use");
 
 	if (!PGTLS_CORE_LOGS_AUTHORIZATION() && pgtls_audit_preloaded &&

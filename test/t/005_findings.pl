@@ -605,4 +605,42 @@ SELECT pgtls_audit.report();
 	$node->stop;
 }
 
+# ---------------------------------------------------------------------
+# MD5 on this version: the hints of AUTH005 and AUTH007 say what the running
+# server does, and the server really does it (18: a WARNING when an MD5
+# password is set; 19: also one after each login with an MD5 password).
+{
+	my $node = tls_node('md5', hba => "local all all trust\nhost all all 127.0.0.1/32 md5\n",
+		extra_conf => "password_encryption = md5\n");
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+	my $version = $node->safe_psql('postgres', 'SHOW server_version_num');
+	my ($o, $e) = ('', '');
+	$node->psql('postgres', "CREATE ROLE regress_md5 LOGIN PASSWORD 'regress_md5_pw'",
+		stdout => \$o, stderr => \$e);
+	is($node->safe_psql('postgres',
+			"SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'regress_md5'"),
+		'md5', 'md5: the password is stored as MD5');
+	my $set_warned = $e =~ /WARNING:  setting an MD5-encrypted password/ ? 1 : 0;
+	is($set_warned, $version >= 180000 ? 1 : 0,
+		'md5: the server warns when an MD5 password is set exactly from 18 on');
+	my $r = attempt($node, user => 'regress_md5', password => 'regress_md5_pw');
+	is($r->{rc}, 0, 'md5: the md5 login succeeds') or diag $r->{stderr};
+	my $login_warned = $r->{stderr} =~ /WARNING:  authenticated with an MD5-encrypted password/ ? 1 : 0;
+	is($login_warned, $version >= 190000 ? 1 : 0,
+		'md5: the server warns after an MD5 login exactly from 19 on');
+	my %hint = split /\|/, join '|', split /\n/, $node->safe_psql('postgres',
+		"SELECT check_id || '|' || hint FROM pgtls_audit.findings "
+		  . "WHERE check_id IN ('AUTH005', 'AUTH007') ORDER BY 1");
+	is_deeply([ sort keys %hint ], [ 'AUTH005', 'AUTH007' ], 'md5: AUTH005 and AUTH007 found');
+	my $says = $version >= 190000
+	  ? qr/This server \(PostgreSQL 19\) warns when an MD5 password is set and after every login that uses one \(md5_password_warnings\)/
+	  : $version >= 180000
+	  ? qr/This server \(PostgreSQL 18\) warns when an MD5 password is set \(md5_password_warnings\), and MD5/
+	  : qr/PostgreSQL 18 deprecates MD5 passwords \(it warns when one is set, 19 also after every login that uses one\)/;
+	like($hint{$_} // '', $says, "md5: $_'s hint says what this version does") for qw(AUTH005 AUTH007);
+	like($hint{AUTH005} // '', qr/already stored as SCRAM authenticates with SCRAM on this line/,
+		'md5: AUTH005 says SCRAM passwords work on an md5 line');
+	$node->stop;
+}
+
 done_testing();
