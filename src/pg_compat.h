@@ -40,11 +40,17 @@
 #error "pgtls_audit requires PostgreSQL 15 or newer"
 #endif
 
-/* include, include_if_exists and include_dir in pg_hba.conf (16+) */
+/*
+ * include, include_if_exists and include_dir in pg_hba.conf (16+), and how
+ * deep the tokenizer nests included and @files: 16+ stops at 10 levels
+ * (CONF_FILE_MAX_DEPTH), 15 has no limit (0 here).
+ */
 #if PG_VERSION_NUM >= 160000
 #define PGTLS_HBA_HAS_INCLUDES true
+#define PGTLS_HBA_MAX_NESTING 10
 #else
 #define PGTLS_HBA_HAS_INCLUDES false
+#define PGTLS_HBA_MAX_NESTING 0
 #endif
 
 /*

@@ -253,18 +253,29 @@ quiet_parser_begin(void)
 }
 
 /*
- * A budget on the files an include directive set opens.  The server's own
- * tokenizer (16+) follows include, include_if_exists and include_dir up to
- * ten levels deep but opens every file each time it is named, so a set of
- * files that include a directory of themselves grows exponentially: a
- * fuzzed set of 3,325 such files made a backend run out of memory.  Before
- * handing a file to the tokenizer, its includes are counted here, each
- * opening once, and more than HBA_MAX_FILE_OPENS is an error.  Files that
+ * A budget on the files a pg_hba file opens.  The server's own tokenizer
+ * opens a file every time it is named: by an include, include_if_exists or
+ * include_dir directive (16+), and by an @file reference in a field (an
+ * @file may reference @files itself).  From 16 on it stops at ten levels of
+ * nesting; 15 has no limit (a file that references itself nests until the
+ * backend runs out of file descriptors).  So a set of files that include
+ * each other grows exponentially: a fuzzed set of 3,325 files that include
+ * a directory of themselves made a backend run out of memory, and one line
+ * "@u.txt,@u.txt,@u.txt" in u.txt names 3^10 files.  Before handing a file
+ * to the tokenizer, what it would open is counted here, each opening once
+ * (reading each file whole, so that no file stays open while a deeper one
+ * is counted), and more than HBA_MAX_FILE_OPENS is an error.  Files that
  * cannot be opened and lines that cannot be read are left to the
  * tokenizer, which reports them as the server would.
  */
 #define HBA_MAX_FILE_OPENS	1000
-#define HBA_MAX_INCLUDE_DEPTH 10	/* CONF_FILE_MAX_DEPTH of core */
+
+/* what a counted file holds */
+typedef enum HbaCountedFile
+{
+	HBA_FILE_RULES,				/* rules and include directives */
+	HBA_FILE_LIST				/* an @file: names and @file references */
+} HbaCountedFile;
 
 /* The include target of a line ("include x", "include_dir 'x'"), or NULL */
 static char *
@@ -302,21 +313,51 @@ include_target(char *line, bool *is_dir)
 	return p;
 }
 
-/* location relative to the directory of calling_file, as the server does */
+/*
+ * location relative to the directory of calling_file, canonicalized, as the
+ * server does
+ */
 static char *
 include_path(const char *location, const char *calling_file)
 {
 	char		dir[MAXPGPATH];
+	char	   *full;
 
 	if (is_absolute_path(location))
-		return pstrdup(location);
-	strlcpy(dir, calling_file, sizeof(dir));
-	get_parent_directory(dir);
-	return psprintf("%s/%s", dir, location);
+		full = pstrdup(location);
+	else
+	{
+		strlcpy(dir, calling_file, sizeof(dir));
+		get_parent_directory(dir);
+		full = psprintf("%s/%s", dir, location);
+	}
+	canonicalize_path(full);	/* "users.txt/" names users.txt */
+	return full;
+}
+
+/* The whole file at path, NUL-terminated, or NULL if it cannot be opened */
+static char *
+read_counted_file(const char *path)
+{
+	FILE	   *file = AllocateFile(path, "r");
+	StringInfoData buf;
+	char		chunk[8192];
+	size_t		n;
+
+	if (file == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	while ((n = fread(chunk, 1, sizeof(chunk), file)) > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		appendBinaryStringInfo(&buf, chunk, n);
+	}
+	FreeFile(file);
+	return buf.data;
 }
 
 static void count_file_opens(const char *top, const char *path, int depth,
-							 int *opens);
+							 HbaCountedFile kind, int *opens);
 
 /* the .conf files of an include_dir, as the server takes them */
 static void
@@ -324,61 +365,132 @@ count_dir_opens(const char *top, const char *dirpath, int depth, int *opens)
 {
 	DIR		   *dir = AllocateDir(dirpath);
 	struct dirent *de;
+	List	   *files = NIL;
+	ListCell   *lc;
 
 	if (dir == NULL)
 		return;
 	while ((de = ReadDirExtended(dir, dirpath, DEBUG3)) != NULL)
 	{
 		size_t		len = strlen(de->d_name);
-		char	   *file;
 
 		CHECK_FOR_INTERRUPTS();
 		if (de->d_name[0] == '.' || len < 6 ||
 			strcmp(de->d_name + len - 5, ".conf") != 0)
 			continue;
-		file = psprintf("%s/%s", dirpath, de->d_name);
-		count_file_opens(top, file, depth, opens);
-		pfree(file);
+		files = lappend(files, psprintf("%s/%s", dirpath, de->d_name));
 	}
 	FreeDir(dir);
+	foreach(lc, files)
+		count_file_opens(top, lfirst(lc), depth, HBA_FILE_RULES, opens);
+	list_free_deep(files);
+}
+
+/*
+ * The @file references of one line, as the server's tokenizer expands
+ * them: a token (tokens are separated by blanks and commas outside double
+ * quotes, a # outside quotes ends the line) that does not start with a
+ * quote, starts with @ and has a name after it; quotes inside it are
+ * removed.  Each counts as an opening of that file, one level deeper.
+ */
+static void
+count_line_references(const char *top, const char *line, const char *path,
+					  int depth, int *opens)
+{
+	const char *p = line;
+	StringInfoData name;
+
+	initStringInfo(&name);
+	for (;;)
+	{
+		bool		in_quote = false;
+		bool		initial_quote;
+
+		CHECK_FOR_INTERRUPTS();
+		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		initial_quote = *p == '"';
+		resetStringInfo(&name);
+		for (; *p != '\0'; p++)
+		{
+			if (!in_quote && (*p == ' ' || *p == '\t' || *p == ',' ||
+							  *p == '\r' || *p == '#'))
+				break;
+			if (*p == '"')
+				in_quote = !in_quote;
+			else
+				appendStringInfoChar(&name, *p);
+		}
+		if (!initial_quote && name.len > 1 && name.data[0] == '@')
+		{
+			char	   *full = include_path(name.data + 1, path);
+
+			count_file_opens(top, full, depth + 1, HBA_FILE_LIST, opens);
+			pfree(full);
+		}
+	}
+	pfree(name.data);
+}
+
+/* one line of a counted file: an include directive, or @file references */
+static void
+count_line_opens(const char *top, char *line, const char *path, int depth,
+				 HbaCountedFile kind, int *opens)
+{
+	if (kind == HBA_FILE_RULES && PGTLS_HBA_HAS_INCLUDES)
+	{
+		char	   *copy = pstrdup(line);
+		bool		is_dir = false;
+		char	   *target = include_target(copy, &is_dir);
+
+		if (target != NULL)
+		{
+			char	   *full = include_path(target, path);
+
+			if (is_dir)
+				count_dir_opens(top, full, depth + 1, opens);
+			else
+				count_file_opens(top, full, depth + 1, HBA_FILE_RULES, opens);
+			pfree(full);
+			pfree(copy);
+			return;
+		}
+		pfree(copy);
+	}
+	count_line_references(top, line, path, depth, opens);
 }
 
 static void
-count_file_opens(const char *top, const char *path, int depth, int *opens)
+count_file_opens(const char *top, const char *path, int depth,
+				 HbaCountedFile kind, int *opens)
 {
-	FILE	   *file;
-	char		line[MAXPGPATH + 64];
+	char	   *contents;
+	char	   *line;
+	char	   *next;
 
-	if (depth > HBA_MAX_INCLUDE_DEPTH)
+	check_stack_depth();
+	if (PGTLS_HBA_MAX_NESTING > 0 && depth > PGTLS_HBA_MAX_NESTING)
 		return;					/* the tokenizer reports the depth */
 	if (++(*opens) > HBA_MAX_FILE_OPENS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("pg_hba file \"%s\" and its include directives open more than %d files",
+				 errmsg("pg_hba file \"%s\" and the files it includes open more than %d files",
 						top, HBA_MAX_FILE_OPENS),
-				 errdetail("Each file is counted every time an include, include_if_exists or include_dir directive names it."),
-				 errhint("Check the include directives for files that include each other.")));
-	file = AllocateFile(path, "r");
-	if (file == NULL)
+				 errdetail("Each file is counted every time an include, include_if_exists or include_dir directive or an @file reference names it."),
+				 errhint("Check the include directives and @file references for files that include each other.")));
+	contents = read_counted_file(path);
+	if (contents == NULL)
 		return;
-	while (fgets(line, sizeof(line), file) != NULL)
+	for (line = contents; line != NULL; line = next)
 	{
-		bool		is_dir = false;
-		char	   *target;
-		char	   *full;
-
-		CHECK_FOR_INTERRUPTS();
-		target = include_target(line, &is_dir);
-		if (target == NULL)
-			continue;
-		full = include_path(target, path);
-		if (is_dir)
-			count_dir_opens(top, full, depth + 1, opens);
-		else
-			count_file_opens(top, full, depth + 1, opens);
-		pfree(full);
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		count_line_opens(top, line, path, depth, kind, opens);
 	}
-	FreeFile(file);
+	pfree(contents);
 }
 
 /*
@@ -402,11 +514,10 @@ hba_read_file(const char *path)
 	an->ssl_on = ssl != NULL && strcmp(ssl, "on") == 0;
 	an->files = list_make1(an->path);
 
-	if (PGTLS_HBA_HAS_INCLUDES)
 	{
 		int			opens = 0;
 
-		count_file_opens(path, path, 0, &opens);
+		count_file_opens(path, path, 0, HBA_FILE_RULES, &opens);
 	}
 	nest = quiet_parser_begin();
 	lines = pgtls_tokenize_hba_file(path, &af);

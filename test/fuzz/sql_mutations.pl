@@ -264,7 +264,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 	-- the message of an internal error, with the call, for the report
-	IF st LIKE 'XX%' THEN
+	IF st LIKE 'XX%' OR st LIKE '53%' THEN
 		RETURN label || '|' || st || '|' || replace(msg, E'\n', ' ') || ' <- ' || left(replace(q, E'\n', ' '), 300);
 	END IF;
 	RETURN label || '|' || st || '|';
@@ -284,7 +284,7 @@ close $sfh;
 my ($out, $err) = ('', '');
 IPC::Run::run([ 'psql', '-X', '-q', '-d', $conn, '-f', "$dir/calls.sql" ], '<', \undef, '>', \$out, '2>', \$err);
 my $rc = $? >> 8;
-my (%by, $answered, $done, @internal);
+my (%by, $answered, $done, @internal, @resources);
 $answered = 0;
 for my $line (split /\n/, $out)
 {
@@ -297,6 +297,7 @@ for my $line (split /\n/, $out)
 	# PostgreSQL 17: the over-long file name of the fixed calls; counted apart
 	if ($state =~ /^XX/ && $msg =~ /: File name too long <- /) { $by{$label}{$state}--; $by{$label}{"$state (ENAMETOOLONG)"}++; next; }
 	push @internal, "$label: $msg" if $state =~ /^XX/;
+	push @resources, "$label $state: $msg" if $state =~ /^53/;
 }
 my $n = scalar @calls;
 print "1..3\n";
@@ -312,6 +313,7 @@ for my $l (sort keys %by)
 }
 print(($internal == 0 ? 'ok' : 'not ok') . " 3 - no internal error (SQLSTATE class XX): $internal\n");
 print "# internal error: $_\n" for @internal[0 .. ($#internal > 9 ? 9 : $#internal)];
+print "# resource error (class 53): $_\n" for @resources[0 .. ($#resources > 4 ? 4 : $#resources)];
 print "# hba files written: $hba_files\n";
 print "# psql stderr: " . substr($err, 0, 2000) . "\n" if $rc != 0 || !$done;
 exit 0;

@@ -421,7 +421,7 @@ EOF
 		chmod 0644, glob("$loop/*.conf");
 		my ($rc, $out, $err) = $node->psql('postgres',
 			"\\set VERBOSITY verbose\nSELECT count(*) FROM pgtls_audit.hba_rules('$loop/f1.conf')");
-		like($err, qr/ERROR:\s+54000: pg_hba file ".*f1\.conf" and its include directives open more than 1000 files/,
+		like($err, qr/ERROR:\s+54000: pg_hba file ".*f1\.conf" and the files it includes open more than 1000 files/,
 			'16+: mutually including files: 54000 instead of an exponential blow-up');
 		is($node->safe_psql('postgres', 'SELECT 1'), '1', '16+: the server is still up');
 	}
@@ -431,6 +431,53 @@ EOF
 		like($r->[1], qr/invalid connection type "include"/, '15: include lines are parse errors, as the server says');
 		$r = $rules->('regex_16.conf');
 		is($r->[2], 'regex_16.conf:6|true||', '15: a slash is part of a user name, nothing is shadowed');
+	}
+
+	# @files that reference themselves, on every version: three references
+	# per line would make the tokenizer open 3^10 files (16+) or recurse
+	# without end (15); the budget stops both with a clean error.  One
+	# reference nests: 16+ stops at ten levels with the tokenizer's own
+	# message in the line, 15 (no limit in core) meets the budget.
+	{
+		my $dir = PostgreSQL::Test::Utils::tempdir('hba_at');
+		my $write = sub {
+			my ($name, $text) = @_;
+			open my $fh, '>', "$dir/$name" or die $!;
+			print $fh $text;
+			close $fh;
+			chmod 0644, "$dir/$name";
+		};
+		chmod 0755, $dir;
+		$write->('u3.txt', "regress_alice,\@u3.txt,\@u3.txt,\"x\"\@u3.txt\n\@u3.txt\n");
+		$write->('three.conf', "hostssl all \@u3.txt 127.0.0.1/32 scram-sha-256\n");
+		$write->('u1.txt', "regress_alice \@u1.txt\n");
+		$write->('one.conf', "hostssl all \@u1.txt 127.0.0.1/32 scram-sha-256\n");
+		$write->('ok.txt', "regress_alice # \@nothing.txt\n\"\@quoted.txt\" regress_bob\n");
+		$write->('ok.conf', "hostssl all \@ok.txt 127.0.0.1/32 scram-sha-256\n");
+		for my $f ('hba_rules', 'check_config')
+		{
+			my ($rc, $out, $err) = $node->psql('postgres',
+				"\\set VERBOSITY verbose\nSELECT count(*) FROM pgtls_audit.$f('$dir/three.conf')");
+			like($err, qr/ERROR:\s+54000: pg_hba file ".*three\.conf" and the files it includes open more than 1000 files/,
+				"\@files: three self-references per line: $f stops with 54000");
+		}
+		my ($rc, $out, $err) = $node->psql('postgres',
+			"\\set VERBOSITY verbose\nSELECT coalesce(error, 'none') FROM pgtls_audit.hba_rules('$dir/one.conf')");
+		if ($node->pg_version >= 16)
+		{
+			like($out, qr/maximum nesting depth exceeded/,
+				"16+: \@file nested more than ten levels: the tokenizer's message in the line");
+			is($err, '', '16+: ... and no ERROR');
+		}
+		else
+		{
+			like($err, qr/ERROR:\s+54000: pg_hba file ".*one\.conf" and the files it includes open more than 1000 files/,
+				'15: an @file that references itself meets the budget, not maxAllocatedDescs');
+		}
+		is($node->safe_psql('postgres',
+				"SELECT error IS NULL FROM pgtls_audit.hba_rules('$dir/ok.conf')"),
+			't', '@files: a reference in a comment or in quotes opens nothing');
+		is($node->safe_psql('postgres', 'SELECT 1'), '1', '@files: the server is still up');
 	}
 	$node->stop;
 }
