@@ -12,7 +12,10 @@
  *
  * None of them needs shared memory, so they work whether or not the module
  * is in shared_preload_libraries.  Their input is parsed by certs/parse.c
- * before any row is returned.
+ * before any row is returned; certificate_info()'s certificates are
+ * decoded there without their public key where the rows are the same
+ * (cert_key_summary() gives the key's type and size, and cert_self_signed()
+ * decodes a self-issued one again with its key).
  *
  * src/certs/cert_info.c
  *
@@ -301,10 +304,11 @@ subject_alt_names(X509 *cert)
 
 /*
  * Self-signed certificates already checked by this backend, by SHA-256
- * fingerprint (hex).  Verifying a signature is most of the cost of a row
- * of a CA bundle (measured with OpenSSL 3.0: 53 microseconds for an RSA
- * root, 445 for an ECDSA P-384 one, against 88 for decoding the
- * certificate), and the same bundles are read again and again (the
+ * fingerprint (hex).  Checking a self-signature is most of the cost of a
+ * row of a CA bundle (measured with OpenSSL 3.0: 53 microseconds to verify
+ * an RSA root, 445 for an ECDSA P-384 one, plus 88 to decode it again with
+ * its key, against about 50 for all the rest of a row), and the same
+ * bundles are read again and again (the
  * configured ssl_ca_file, a monitoring query): the same DER bytes always
  * give the same answer, so each distinct certificate is checked once.
  * Backend-local, at most SELF_SIGNED_CACHE_MAX entries (about 100 bytes

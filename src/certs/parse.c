@@ -15,6 +15,13 @@
  * (certs/server_files.c) turn res->error into a row whose "note" says what
  * is wrong.
  *
+ * certificate_info() sets res->keyless: its certificates are then decoded
+ * without their public key where that gives the same rows, because OpenSSL
+ * 3.0 spends most of a certificate's decoding on the key (see
+ * "Certificates decoded without their public key" below).  The configured
+ * files' readers need the keys (chain verification, the key check) and
+ * decode as before.
+ *
  * read_first_certificate_file() gives the first PEM certificate of a file
  * (PEM_read_bio_X509, which skips other objects before it), for the checks
  * that need only that one.

@@ -279,15 +279,15 @@ pem_of('notrsa', $d);
 ossl("x509 -in $kt/rsa.crt -trustout -addtrust serverAuth -out $kt/trusted.crt");
 der_of($_) for qw(ec384 ec521 brainpool explicit ed25519 ed448 rsapss dsa v1 compressed selfissued);
 
-# file|subject CN|key_type|key_bits|is_ca|self_signed
+# file|subject CN|key_type|key_bits|is_ca|self_signed (booleans as text)
 my @kinds = (
-	'rsa|rsa|RSA|2048|t|t', 'ec256|ec256|EC|256|t|t', 'ec384|ec384|EC|384|t|t',
-	'ec521|ec521|EC|521|t|t', 'brainpool|brainpool|EC|256|t|t',
-	'explicit|explicit|EC|256|t|t', 'ed25519|ed25519|Ed25519|256|t|t',
-	'ed448|ed448|Ed448|456|t|t', 'rsapss|rsapss|RSA-PSS|2048|t|t',
-	'dsa|dsa|DSA|1024|t|t', 'v1|v1|RSA|2048|t|t', 'compressed|compressed|EC|256|f|f',
-	'selfissued|ec256|EC|256|f|f', 'tampered|rsa|RSA|2048|t|f', 'offcurve|ec256|||t|f',
-	'notrsa|rsa|||t|f', 'trusted|rsa|RSA|2048|t|t');
+	'rsa|rsa|RSA|2048|true|true', 'ec256|ec256|EC|256|true|true', 'ec384|ec384|EC|384|true|true',
+	'ec521|ec521|EC|521|true|true', 'brainpool|brainpool|EC|256|true|true',
+	'explicit|explicit|EC|256|true|true', 'ed25519|ed25519|Ed25519|256|true|true',
+	'ed448|ed448|Ed448|456|true|true', 'rsapss|rsapss|RSA-PSS|2048|true|true',
+	'dsa|dsa|DSA|1024|true|true', 'v1|v1|RSA|2048|true|true', 'compressed|compressed|EC|256|false|false',
+	'selfissued|ec256|EC|256|false|false', 'tampered|rsa|RSA|2048|true|false', 'offcurve|ec256|||true|false',
+	'notrsa|rsa|||true|false', 'trusted|rsa|RSA|2048|true|true');
 my @files = map { (split /\|/)[0] } @kinds;
 my @expected = map {
 	my ($f, $cn, $rest) = split /\|/, $_, 3;
