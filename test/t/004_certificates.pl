@@ -248,9 +248,15 @@ req_x509('ed448', "-newkey ed448 -keyout /dev/null");
 req_x509('rsapss', "-newkey rsa-pss -pkeyopt rsa_keygen_bits:2048 -keyout /dev/null");
 ossl("genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out $kt/dsa.param");
 req_x509('dsa', "-newkey dsa:$kt/dsa.param -keyout /dev/null");
-# version 1, self-signed: a CA for OpenSSL only because its signature verifies
-ossl("req -new -key $kt/rsa.key -subj /CN=v1 -out $kt/v1.csr");
-ossl("x509 -req -in $kt/v1.csr -signkey $kt/rsa.key -days 30 -out $kt/v1.crt");
+# version 1, self-signed: a CA for OpenSSL only because its signature
+# verifies ("req -x509" without extensions in its configuration; OpenSSL
+# 3.2 and later also want -x509v1)
+open my $cnf, '>', "$kt/v1.cnf" or die;
+print $cnf "[req]\ndistinguished_name = dn\n[dn]\n";
+close $cnf;
+ossl("req -x509 -config $kt/v1.cnf -key $kt/rsa.key -subj /CN=v1 -days 30 -out $kt/v1.crt"
+	  . (`openssl req -help 2>&1` =~ /-x509v1/ ? ' -x509v1' : ''));
+like(`openssl x509 -in $kt/v1.crt -noout -text`, qr/Version: 1 \(0x0\)/, 'the v1 certificate is of version 1');
 # a compressed EC point, in a certificate issued by ec256
 open my $ext, '>', "$kt/leaf.ext" or die;
 print $ext "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
