@@ -260,7 +260,7 @@ keyless_context(void)
 }
 
 /*
- * Curves seen by cert_key_summary(), each group built once per backend
+ * Curves seen by key_summary(), each group built once per backend
  * (building one costs more than decoding a point on it).
  */
 #define KEY_CURVES_MAX 16
@@ -393,7 +393,10 @@ decode_certificate(const unsigned char **pp, long len, bool keyless)
 		const char *type;
 		int			bits;
 
-		/* d2i_X509 into an object frees it when the bytes do not decode */
+		/*
+		 * d2i_X509 into an object frees it (and sets cert to NULL) when the
+		 * bytes do not decode; X509_free(NULL) does nothing.
+		 */
 		if (cert != NULL && d2i_X509(&cert, pp, len) != NULL)
 		{
 			if (X509_get_version(cert) != X509_VERSION_1 &&
@@ -403,8 +406,8 @@ decode_certificate(const unsigned char **pp, long len, bool keyless)
 								 (void *) (((uintptr_t) bits << 2) |
 										   (strcmp(type, "RSA") == 0 ? 1 : 2))))
 				return cert;
-			X509_free(cert);
 		}
+		X509_free(cert);
 		ERR_clear_error();
 		*pp = start;
 	}
