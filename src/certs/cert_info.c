@@ -12,7 +12,10 @@
  *
  * None of them needs shared memory, so they work whether or not the module
  * is in shared_preload_libraries.  Their input is parsed by certs/parse.c
- * before any row is returned.
+ * before any row is returned; certificate_info()'s certificates are
+ * decoded there without their public key where the rows are the same
+ * (cert_key_summary() gives the key's type and size, and cert_self_signed()
+ * decodes a self-issued one again with its key).
  *
  * src/certs/cert_info.c
  *
@@ -300,13 +303,14 @@ subject_alt_names(X509 *cert)
 }
 
 /*
- * Self-signed certificates already verified by this backend, by SHA-256
- * fingerprint (hex).  Verifying a signature is most of the cost of a row
- * of a CA bundle (measured with OpenSSL 3.0: 53 microseconds for an RSA
- * root, 445 for an ECDSA P-384 one, against 88 for decoding the
- * certificate), and the same bundles are read again and again (the
+ * Self-signed certificates already checked by this backend, by SHA-256
+ * fingerprint (hex).  Checking a self-signature is most of the cost of a
+ * row of a CA bundle (measured with OpenSSL 3.0: 53 microseconds to verify
+ * an RSA root, 445 for an ECDSA P-384 one, plus 88 to decode it again with
+ * its key, against about 50 for all the rest of a row), and the same
+ * bundles are read again and again (the
  * configured ssl_ca_file, a monitoring query): the same DER bytes always
- * give the same answer, so each distinct certificate is verified once.
+ * give the same answer, so each distinct certificate is checked once.
  * Backend-local, at most SELF_SIGNED_CACHE_MAX entries (about 100 bytes
  * each), emptied when full.
  */
@@ -320,15 +324,27 @@ typedef struct SelfSignedEntry
 
 static HTAB *self_signed_cache = NULL;
 
+/*
+ * X509_check_issued(cert, cert) == X509_V_OK and X509_verify() with its own
+ * key.  The first thing X509_check_issued() requires is that the subject
+ * and issuer names compare equal, which needs no key: any other
+ * certificate is not self-signed.  A self-issued one is looked up in the
+ * cache, and otherwise checked on the certificate with its key (decoded
+ * again if it was decoded without: certs/parse.c).
+ */
 static bool
 cert_self_signed(X509 *cert, const char *fingerprint)
 {
+	X509	   *full;
 	EVP_PKEY   *pkey;
+	const char *key_type;
+	int			key_bits;
 	bool		result;
 	SelfSignedEntry *e;
 	bool		found;
+	bool		cacheable = fingerprint != NULL && strlen(fingerprint) == 64;
 
-	if (X509_check_issued(cert, cert) != X509_V_OK)
+	if (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) != 0)
 		return false;
 	if (self_signed_cache == NULL ||
 		hash_get_num_entries(self_signed_cache) >= SELF_SIGNED_CACHE_MAX)
@@ -342,16 +358,20 @@ cert_self_signed(X509 *cert, const char *fingerprint)
 		self_signed_cache = hash_create("pgtls_audit self-signed certificates",
 										256, &ctl, HASH_ELEM | HASH_STRINGS);
 	}
-	if (fingerprint != NULL && strlen(fingerprint) == 64)
+	if (cacheable)
 	{
 		e = hash_search(self_signed_cache, fingerprint, HASH_FIND, NULL);
 		if (e)
 			return e->self_signed;
 	}
-	pkey = X509_get0_pubkey(cert);
-	result = pkey != NULL && X509_verify(cert, pkey) == 1;
+	full = cert_key_summary(cert, &key_type, &key_bits) ?
+		cert_decode_with_key(cert) : cert;
+	result = full != NULL && X509_check_issued(full, full) == X509_V_OK &&
+		(pkey = X509_get0_pubkey(full)) != NULL && X509_verify(full, pkey) == 1;
+	if (full != NULL && full != cert)
+		X509_free(full);
 	ERR_clear_error();
-	if (fingerprint != NULL && strlen(fingerprint) == 64)
+	if (cacheable)
 	{
 		e = hash_search(self_signed_cache, fingerprint, HASH_ENTER, &found);
 		e->self_signed = result;
@@ -432,6 +452,8 @@ cert_values(X509 *cert, int position, TimestampTz now, Datum *values, bool *null
 	bool		have_nb,
 				have_na;
 	EVP_PKEY   *pkey;
+	const char *key_type = NULL;
+	int			key_bits = 0;
 	char	   *fingerprint = cert_fingerprint(cert);
 
 	col_datum(&row, Int32GetDatum(position), false);
@@ -444,9 +466,15 @@ cert_values(X509 *cert, int position, TimestampTz now, Datum *values, bool *null
 	col_days_left(&row, have_na, not_after, now);
 	col_text(&row, have_na && have_nb ? cert_status(not_before, not_after, now) : NULL);
 
-	pkey = X509_get0_pubkey(cert);
-	col_text(&row, pkey ? key_type_name(pkey) : NULL);
-	col_datum(&row, pkey ? Int32GetDatum(EVP_PKEY_bits(pkey)) : (Datum) 0, pkey == NULL);
+	/* a certificate decoded without its key has its summary: certs/parse.c */
+	if (!cert_key_summary(cert, &key_type, &key_bits) &&
+		(pkey = X509_get0_pubkey(cert)) != NULL)
+	{
+		key_type = key_type_name(pkey);
+		key_bits = EVP_PKEY_bits(pkey);
+	}
+	col_text(&row, key_type);
+	col_datum(&row, Int32GetDatum(key_bits), key_type == NULL);
 	ERR_clear_error();
 
 	col_text(&row, signature_name(X509_get_signature_nid(cert)));
@@ -536,6 +564,7 @@ pgtls_audit_certificate_info(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();		/* an empty bundle holds no certificate */
 
 	parse_result_init(&res);
+	res.keyless = true;
 	parse_pem(buf, len, &res, true);
 	emit_certificates(fcinfo, &res);
 	PG_RETURN_NULL();
@@ -556,6 +585,7 @@ pgtls_audit_certificate_info_bytea(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	parse_result_init(&res);
+	res.keyless = true;
 	/* DER starts with a SEQUENCE tag; PEM with text */
 	if (buf[0] == 0x30)
 		parse_der(buf, len, &res);

@@ -131,7 +131,13 @@ pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
 					 bool valid_utf8, size_t *len, PgtlsAllocator *mem)
 {
 	unsigned long flags = XN_FLAG_RFC2253;
-	BIO		   *bio;
+
+	/*
+	 * One memory BIO for every call, emptied before each (a new one for
+	 * each name grew its buffer a few times per name); kept for the life
+	 * of the process.
+	 */
+	static BIO *bio = NULL;
 	BUF_MEM    *bm;
 	char	   *result = NULL;
 
@@ -139,12 +145,12 @@ pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
 		return NULL;
 	if (!escape_non_ascii)
 		flags &= ~ASN1_STRFLGS_ESC_MSB;
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
+	if (bio == NULL && (bio = BIO_new(BIO_s_mem())) == NULL)
 	{
 		mem->failed = true;
 		return NULL;
 	}
+	(void) BIO_reset(bio);
 	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0)
 	{
 		size_t		n;
@@ -163,7 +169,15 @@ pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
 		if (result && len)
 			*len = n;
 	}
-	BIO_free(bio);
+	/* a huge name's buffer is not kept (BIO_reset clears all of it) */
+	BIO_get_mem_ptr(bio, &bm);
+	if (bm->max > 65536)
+	{
+		BIO_free(bio);
+		bio = NULL;
+	}
+	else
+		(void) BIO_reset(bio);
 	return result;
 }
 
@@ -176,7 +190,20 @@ pgtls_sha256_hex(const X509 *cert, PgtlsAllocator *mem)
 	unsigned int mdlen = 0;
 	char	   *hex;
 
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
+	/*
+	 * Fetched once: with OpenSSL 3.0, EVP_sha256() makes X509_digest()
+	 * fetch the implementation at every call, and in the certificate's
+	 * library context, which may have none (certs/parse.c).
+	 */
+	static EVP_MD *sha256 = NULL;
+
+	if (sha256 == NULL)
+	{
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		if (sha256 == NULL)
+			return NULL;
+	}
+	if (X509_digest(cert, sha256, md, &mdlen) != 1)
 		return NULL;
 	hex = pgtls_alloc(mem, mdlen * 2 + 1);
 	if (hex == NULL)

@@ -11,6 +11,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use File::Copy;
 use Time::HiRes qw(usleep);
+use Digest::SHA qw(sha256_hex);
+use MIME::Base64;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
@@ -201,6 +203,116 @@ chomp $grep;
 ok($grep > 100, "Debian bundle has $grep certificates");
 is($node->safe_psql('postgres', "SELECT count(*) FROM pgtls_audit.certificate_info(pg_read_file('$bundle'))"),
 	$grep, 'certificate_info() of the Debian bundle: one row per certificate');
+
+# ---- 8b. every kind of key: certificate_info() decodes RSA and named-curve
+# EC certificates without their key (certs/parse.c) and all others, and
+# version 1 ones, with it; both give OpenSSL's own answers.  Self-signed:
+# checked on the certificate decoded again with its key.
+my $kt = PostgreSQL::Test::Utils::tempdir();
+sub ossl
+{
+	my $out = `openssl @_ 2>&1`;
+	die "openssl @_: $out" if $?;
+}
+sub req_x509
+{
+	my ($name, @args) = @_;
+	ossl("req -x509 -nodes -days 30 -subj /CN=$name -out $kt/$name.crt @args");
+}
+sub der_of
+{
+	my ($name) = @_;
+	ossl("x509 -in $kt/$name.crt -outform DER -out $kt/$name.der");
+	return slurp_file("$kt/$name.der");
+}
+# a PEM file of DER bytes that openssl might refuse to read
+sub pem_of
+{
+	my ($name, $der) = @_;
+	open my $out, '>', "$kt/$name.crt" or die;
+	print $out "-----BEGIN CERTIFICATE-----\n", encode_base64($der), "-----END CERTIFICATE-----\n";
+	close $out;
+	open $out, '>:raw', "$kt/$name.der" or die;
+	print $out $der;
+	close $out;
+}
+req_x509('rsa', "-newkey rsa:2048 -keyout $kt/rsa.key");
+req_x509('ec256', "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout $kt/ec256.key");
+req_x509('ec384', "-newkey ec -pkeyopt ec_paramgen_curve:P-384 -keyout /dev/null");
+req_x509('ec521', "-newkey ec -pkeyopt ec_paramgen_curve:P-521 -keyout /dev/null");
+req_x509('brainpool', "-newkey ec -pkeyopt ec_paramgen_curve:brainpoolP256r1 -keyout /dev/null");
+ossl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:explicit -out $kt/explicit.key");
+req_x509('explicit', "-key $kt/explicit.key");
+req_x509('ed25519', "-newkey ed25519 -keyout /dev/null");
+req_x509('ed448', "-newkey ed448 -keyout /dev/null");
+req_x509('rsapss', "-newkey rsa-pss -pkeyopt rsa_keygen_bits:2048 -keyout /dev/null");
+ossl("genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out $kt/dsa.param");
+req_x509('dsa', "-newkey dsa:$kt/dsa.param -keyout /dev/null");
+# version 1, self-signed: a CA for OpenSSL only because its signature
+# verifies ("req -x509" without extensions in its configuration; OpenSSL
+# 3.2 and later also want -x509v1)
+open my $cnf, '>', "$kt/v1.cnf" or die;
+print $cnf "[req]\ndistinguished_name = dn\n[dn]\n";
+close $cnf;
+ossl("req -x509 -config $kt/v1.cnf -key $kt/rsa.key -subj /CN=v1 -days 30 -out $kt/v1.crt"
+	  . (`openssl req -help 2>&1` =~ /-x509v1/ ? ' -x509v1' : ''));
+like(`openssl x509 -in $kt/v1.crt -noout -text`, qr/Version: 1 \(0x0\)/, 'the v1 certificate is of version 1');
+# a compressed EC point, in a certificate issued by ec256
+open my $ext, '>', "$kt/leaf.ext" or die;
+print $ext "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+close $ext;
+ossl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $kt/c.key");
+ossl("ec -in $kt/c.key -conv_form compressed -pubout -out $kt/c.pub");
+ossl("req -new -key $kt/c.key -subj /CN=compressed -out $kt/c.csr");
+ossl("x509 -req -in $kt/c.csr -CA $kt/ec256.crt -CAkey $kt/ec256.key -force_pubkey $kt/c.pub -set_serial 9 -days 30 -extfile $kt/leaf.ext -out $kt/compressed.crt");
+# issuer name = subject name, but signed by another key: not self-signed
+ossl("req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=ec256 -out $kt/si.csr");
+ossl("x509 -req -in $kt/si.csr -CA $kt/ec256.crt -CAkey $kt/ec256.key -set_serial 8 -days 30 -extfile $kt/leaf.ext -out $kt/selfissued.crt");
+# a self-signed certificate whose signature does not verify
+my $d = der_of('rsa');
+substr($d, -1, 1) = chr(ord(substr($d, -1, 1)) ^ 1);
+pem_of('tampered', $d);
+# keys that do not decode: an EC point off the curve, an RSA key that is
+# not an RSAPublicKey (SET instead of SEQUENCE)
+$d = der_of('ec256');
+my $at = index($d, "\x03\x42\x00\x04");
+substr($d, $at + 10, 1) = chr(ord(substr($d, $at + 10, 1)) ^ 1);
+pem_of('offcurve', $d);
+$d = der_of('rsa');
+$at = index($d, "\x03\x82\x01\x0f\x00\x30\x82\x01\x0a");
+substr($d, $at + 5, 1) = "\x31";
+pem_of('notrsa', $d);
+ossl("x509 -in $kt/rsa.crt -trustout -addtrust serverAuth -out $kt/trusted.crt");
+der_of($_) for qw(ec384 ec521 brainpool explicit ed25519 ed448 rsapss dsa v1 compressed selfissued);
+
+# file|subject CN|key_type|key_bits|is_ca|self_signed (booleans as text)
+my @kinds = (
+	'rsa|rsa|RSA|2048|true|true', 'ec256|ec256|EC|256|true|true', 'ec384|ec384|EC|384|true|true',
+	'ec521|ec521|EC|521|true|true', 'brainpool|brainpool|EC|256|true|true',
+	'explicit|explicit|EC|256|true|true', 'ed25519|ed25519|Ed25519|256|true|true',
+	'ed448|ed448|Ed448|456|true|true', 'rsapss|rsapss|RSA-PSS|2048|true|true',
+	'dsa|dsa|DSA|1024|true|true', 'v1|v1|RSA|2048|true|true', 'compressed|compressed|EC|256|false|false',
+	'selfissued|ec256|EC|256|false|false', 'tampered|rsa|RSA|2048|true|false', 'offcurve|ec256|||true|false',
+	'notrsa|rsa|||true|false', 'trusted|rsa|RSA|2048|true|true');
+my @files = map { (split /\|/)[0] } @kinds;
+my @expected = map {
+	my ($f, $cn, $rest) = split /\|/, $_, 3;
+	my $der = $f eq 'trusted' ? der_of('rsa') : slurp_file("$kt/$f.der");
+	"CN=$cn|$rest|" . sha256_hex($der)
+} @kinds;
+open my $fh, '>', "$kt/all.pem" or die;
+print $fh join('', map { slurp_file("$kt/$_.crt") } @files);
+close $fh;
+my $kind_q = q{SELECT subject_dn || '|' || coalesce(key_type, '') || '|' || coalesce(key_bits::text, '') || '|' ||
+	is_ca || '|' || self_signed || '|' || sha256_fingerprint FROM pgtls_audit.certificate_info(%s) ORDER BY "position"};
+is($node->safe_psql('postgres', sprintf($kind_q, "pg_read_file('$kt/all.pem')")), join("\n", @expected),
+	'certificate_info(): key type and size, CA, self-signed and fingerprint of every kind of key');
+# the same as DER (bytea), in a new session: nothing cached
+open $fh, '>:raw', "$kt/all.der" or die;
+print $fh join('', map { slurp_file("$kt/$_.der") } grep { $_ ne 'trusted' } @files);
+close $fh;
+is($node->safe_psql('postgres', sprintf($kind_q, "pg_read_binary_file('$kt/all.der')")),
+	join("\n", @expected[ 0 .. $#expected - 1 ]), 'certificate_info(bytea): the same for DER');
 
 $node->stop;
 
