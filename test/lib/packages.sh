@@ -1,7 +1,8 @@
 # packages.sh: the Debian packages pgtls_audit's build, tests and demo need,
 # installed with apt-get when missing.  prometheus (with promtool),
 # prometheus-postgres-exporter and rsyslog are run by the monitoring tests
-# (test/t/013_monitoring.pl), in the foreground, never as services.  Source it, then call
+# (test/t/013_monitoring.pl), in the foreground, never as services;
+# linux-perf by test/bench (where the module's CPU time goes).  Source it, then call
 # install_packages VERSION.  As a non-root user it only reports what is
 # missing.
 
@@ -10,7 +11,7 @@ install_packages() {
 	local pkgs=(postgresql-$v postgresql-server-dev-$v postgresql-client-$v
 		make gcc libc6-dev libssl-dev libkrb5-dev libipc-run-perl openssl jq
 		perl procps util-linux ca-certificates
-		prometheus prometheus-postgres-exporter rsyslog)
+		prometheus prometheus-postgres-exporter rsyslog linux-perf)
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
