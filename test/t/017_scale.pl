@@ -18,6 +18,9 @@ use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
 
 my $n = 10000;
+# room for the real sessions of this test, so that they never evict a
+# filled entry (except where the test fills past capacity on purpose)
+my $cap = $n + 100;
 my $fill_sql = srcdir() . '/test/modules/pgtls_audit_fill/pgtls_audit_fill.sql';
 
 # not part of the extension: the main Makefile never names the module, and
@@ -26,10 +29,10 @@ my $makefile = slurp_text(srcdir() . '/Makefile');
 unlike($makefile, qr/pgtls_audit_fill/, 'the main Makefile does not build or install the fill module');
 
 my $node = tls_node('scale', extra_conf => <<"EOF");
-pgtls_audit.history_size = $n
-pgtls_audit.max_clients = $n
-pgtls_audit.max_certificates = $n
-pgtls_audit.max_fingerprints = $n
+pgtls_audit.history_size = $cap
+pgtls_audit.max_clients = $cap
+pgtls_audit.max_certificates = $cap
+pgtls_audit.max_fingerprints = $cap
 pgtls_audit.log_connections = off
 EOF
 $node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
@@ -58,7 +61,7 @@ my $counts = q{SELECT (SELECT count(*) FROM pgtls_audit.connections) || ' ' ||
      FROM pgtls_audit.stats)};
 
 my $got = $node->safe_psql('postgres',
-	"SELECT pgtls_audit.reset(); SELECT pgtls_fill.fill($n) AS total \\gset\n$counts");
+	"SELECT pgtls_audit.reset() \\gset\nSELECT pgtls_fill.fill($n) AS total \\gset\n$counts");
 is($got, join(' ', ($n) x 4, $n, $n, 0, $n, 0, $n, 0, $n, 0),
 	"fill($n): every view has exactly $n rows, stats agree, nothing evicted");
 
@@ -106,17 +109,19 @@ is($node->safe_psql('postgres', q{
 	  FROM pgtls_audit.settings_impact(ssl_ciphers => 'ECDHE+AESGCM:ECDHE+CHACHA20')}),
 	'400 400', 'settings_impact(AEAD only): the 400 CBC-only fingerprints break, no common cipher suite');
 
-# at capacity: 5,000 more attempts evict exactly the 5,000 oldest clients,
-# certificates and ring entries; their fingerprints (k mod 5000) exist and
-# are counted again, nothing evicted there
+# past capacity: 5,000 more attempts (15,000 distinct clients, certificates
+# and ring entries for room for 10,100) evict exactly the 4,900 oldest of
+# each; their fingerprints (k mod 5000) exist and are counted again,
+# nothing evicted there
+my $ev = $n + 5000 - $cap;
 $got = $node->safe_psql('postgres',
-	"SELECT pgtls_audit.reset(); SELECT pgtls_fill.fill($n) AS a \\gset\nSELECT pgtls_fill.fill(5000) AS b \\gset\n$counts");
-is($got, join(' ', ($n) x 4, $n + 5000, $n, 5000, $n, 5000, $n, 5000, $n, 0),
-	'5,000 more at capacity: 5,000 evicted from the ring, clients and certificates, none from fingerprints');
+	"SELECT pgtls_audit.reset() \\gset\nSELECT pgtls_fill.fill($n) AS a \\gset\nSELECT pgtls_fill.fill(5000) AS b \\gset\n$counts");
+is($got, join(' ', ($cap) x 3, $n, $n + 5000, $cap, $ev, $cap, $ev, $cap, $ev, $n, 0),
+	"5,000 more past capacity: $ev evicted from the ring, clients and certificates, none from fingerprints");
 is($node->safe_psql('postgres', q{
 	SELECT min(serial) || ' ' || max(serial) FROM pgtls_audit.client_certificates WHERE serial LIKE '4242%'}),
-	sprintf('4242%020d 4242%020d', 5000, $n + 4999),
-	'the certificates kept are exactly the newest (serials of attempts 5000 .. 14999)');
+	sprintf('4242%020d 4242%020d', $ev, $n + 4999),
+	"the certificates kept are exactly the newest (serials of attempts $ev .. 14999)");
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FILTER (WHERE connections = 2) || ' ' || count(*) FILTER (WHERE connections = 1)
 	  FROM pgtls_audit.client_fingerprints}),
@@ -155,7 +160,7 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(part || '=' || capacity, ',' ORDER BY part) FROM pgtls_fill.shmem_sizes()
 	 WHERE part IN ('connections (ring)', 'clients', 'client_certificates', 'client_fingerprints')}),
-	"client_certificates=$n,client_fingerprints=$n,clients=$n,connections (ring)=$n",
+	"client_certificates=$cap,client_fingerprints=$cap,clients=$cap,connections (ring)=$cap",
 	'shmem_sizes() reads the server\'s sizes');
 
 $node->stop;
