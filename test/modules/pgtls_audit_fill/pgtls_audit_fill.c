@@ -235,12 +235,12 @@ pgtls_fill_fill(PG_FUNCTION_ARGS)
 		snprintf(user, sizeof(user), "app_user_%03u", (unsigned) (k % FILL_USERS));
 		snprintf(db, sizeof(db), "db_%02u", (unsigned) (k % FILL_DATABASES));
 		snprintf(subject, sizeof(subject),
-				 "CN=%s client " UINT64_FORMAT ",OU=Services,O=Example Corp,C=US",
-				 user, k);
+				 "CN=%s client %llu,OU=Services,O=Example Corp,C=US",
+				 user, (unsigned long long) k);
 		snprintf(issuer, sizeof(issuer),
 				 "CN=Example Issuing CA %02u,OU=Public Key Infrastructure,O=Example Corp,L=Springfield,ST=Illinois,C=US",
 				 (unsigned) (k % FILL_ISSUERS));
-		snprintf(serial, sizeof(serial), "4242%020" INT64_MODIFIER "u", k);
+		snprintf(serial, sizeof(serial), "4242%020llu", (unsigned long long) k);
 		for (int j = 0; j < 8; j++)
 			snprintf(fingerprint + 8 * j, 9, "%08x",
 					 hash_bytes_uint32((uint32) (k * 8 + j)));
