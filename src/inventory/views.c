@@ -15,10 +15,17 @@
  * UTF8 and SQL_ASCII databases, and with non-ASCII bytes as \xHH (and a
  * backslash as \\) in any other database encoding (text_or_null).
  *
- * Readers take the spinlock once per entry.  Each scan notes the
- * inventory's generation when it starts and stops at the first entry it
- * finds after a reset(), so one result never mixes entries from before and
- * after a reset.
+ * Readers take the spinlock once per entry and copy under it only the
+ * bytes of the entry in use (history_entry_copy and the *_entry_copy
+ * functions: most of an entry is empty fixed-size string space).  Each
+ * scan notes the inventory's generation when it starts and stops at the
+ * first entry it finds after a reset(), so one result never mixes entries
+ * from before and after a reset.
+ *
+ * Cost at scale (README, "Performance"): each row is built in a memory
+ * context reset once the row is in the tuplestore, so a call's memory does
+ * not grow with the rows; offered suites and groups are named once per
+ * call, not once per row.
  *
  * src/inventory/views.c
  *
