@@ -87,6 +87,10 @@ typedef struct RepeatList
 	int32		tail;
 } RepeatList;
 
+/*
+ * One attempt in the ring.  Readers copy it field by field, only the bytes
+ * in use (views.c, history_entry_copy): a new field must be added there.
+ */
 typedef struct HistoryEntry
 {
 	uint64		seq;			/* 1-based insertion number; 0 = empty */
@@ -144,6 +148,7 @@ typedef struct ClientKey
 	bool		ssl;
 } ClientKey;
 
+/* readers copy it field by field (views.c): add a new field there too */
 typedef struct ClientEntry
 {
 	ClientKey	key;
@@ -186,6 +191,7 @@ typedef struct CertKey
 	char		serial[INV_SERIAL_LEN];
 } CertKey;
 
+/* readers copy it field by field (views.c): add a new field there too */
 typedef struct CertEntry
 {
 	CertKey		key;
@@ -212,6 +218,7 @@ typedef struct FingerprintKey
 	char		ja4[INV_JA4_LEN];
 } FingerprintKey;
 
+/* readers copy it field by field (views.c): add a new field there too */
 typedef struct FingerprintEntry
 {
 	FingerprintKey key;

@@ -15,10 +15,17 @@
  * UTF8 and SQL_ASCII databases, and with non-ASCII bytes as \xHH (and a
  * backslash as \\) in any other database encoding (text_or_null).
  *
- * Readers take the spinlock once per entry.  Each scan notes the
- * inventory's generation when it starts and stops at the first entry it
- * finds after a reset(), so one result never mixes entries from before and
- * after a reset.
+ * Readers take the spinlock once per entry and copy under it only the
+ * bytes of the entry in use (history_entry_copy and the *_entry_copy
+ * functions: most of an entry is empty fixed-size string space).  Each
+ * scan notes the inventory's generation when it starts and stops at the
+ * first entry it finds after a reset(), so one result never mixes entries
+ * from before and after a reset.
+ *
+ * Cost at scale (README, "Performance"): each row is built in a memory
+ * context reset once the row is in the tuplestore, so a call's memory does
+ * not grow with the rows; offered suites and groups are named once per
+ * call, not once per row.
  *
  * src/inventory/views.c
  *
@@ -37,6 +44,8 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -139,22 +148,90 @@ text_or_null(const char *s, bool *isnull)
 }
 
 /*
+ * What one call of a view function keeps besides its result: the memory
+ * of the row being built (reset once the row is in the tuplestore, which
+ * copies it, so a call's memory does not grow with the rows), and the
+ * names of the offered values met so far in the call (naming a value asks
+ * OpenSSL; a few dozen distinct values recur in every row).
+ */
+typedef struct ViewScratch
+{
+	MemoryContext call_cxt;		/* lives as long as the call */
+	MemoryContext row_cxt;		/* reset after each row */
+	HTAB	   *names;			/* OfferName by kind << 16 | value */
+	struct ssl_st *ssl;			/* audit_offer_naming_ssl(), or NULL */
+} ViewScratch;
+
+typedef struct OfferName
+{
+	uint32		key;
+	Datum		name;			/* text, in call_cxt */
+} OfferName;
+
+static void
+view_scratch_init(ViewScratch *vs)
+{
+	vs->call_cxt = CurrentMemoryContext;
+	vs->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"pgtls_audit view row",
+										ALLOCSET_DEFAULT_SIZES);
+	vs->names = NULL;
+	vs->ssl = NULL;
+}
+
+static void
+view_scratch_done(ViewScratch *vs)
+{
+	MemoryContextDelete(vs->row_cxt);
+	if (vs->names != NULL)
+		hash_destroy(vs->names);
+}
+
+/* The text name of an offered value, named once per call */
+static Datum
+offer_value_text(ViewScratch *vs, AuditOfferKind kind, uint16 v)
+{
+	uint32		key = ((uint32) kind << 16) | v;
+	OfferName  *entry;
+	bool		found;
+
+	if (vs->names == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(OfferName);
+		ctl.hcxt = vs->call_cxt;
+		vs->names = hash_create("pgtls_audit offered value names", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		vs->ssl = audit_offer_naming_ssl();
+	}
+	entry = hash_search(vs->names, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		char		name[AUDIT_OFFER_NAME_LEN];
+		MemoryContext old = MemoryContextSwitchTo(vs->call_cxt);
+
+		entry->name = CStringGetTextDatum(audit_offer_value_name(kind, v, vs->ssl, name));
+		MemoryContextSwitchTo(old);
+	}
+	return entry->name;
+}
+
+/*
  * An offered list as text[]: each value named as in the record
  * (audit_offer_value_name), hex where OpenSSL does not know it.
  */
 static Datum
-offer_array(AuditOfferKind kind, const uint16 *v, int n)
+offer_array(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	struct ssl_st *ssl = audit_offer_naming_ssl();
-	char		name[AUDIT_OFFER_NAME_LEN];
-	ArrayType  *arr;
+	Datum		elems[Max(AUDIT_OFFER_MAX_CIPHERS, AUDIT_OFFER_MAX_GROUPS)];
 
+	n = Min(n, (int) lengthof(elems));
 	for (int i = 0; i < n; i++)
-		elems[i] = CStringGetTextDatum(audit_offer_value_name(kind, v[i], ssl, name));
-	arr = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
-	pfree(elems);
-	return PointerGetDatum(arr);
+		elems[i] = offer_value_text(vs, kind, v[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
 }
 
 /* A comma-separated list as stored (offered_alpn) as text[] */
@@ -195,8 +272,8 @@ list_array(const char *list)
 
 /* The 6 offer columns of connections_raw() */
 static int
-history_offer_columns(const HistoryEntry *h, Datum *values, bool *nulls,
-					  int i)
+history_offer_columns(ViewScratch *vs, const HistoryEntry *h, Datum *values,
+					  bool *nulls, int i)
 {
 	if (!h->has_offer)
 	{
@@ -209,9 +286,9 @@ history_offer_columns(const HistoryEntry *h, Datum *values, bool *nulls,
 	else
 		nulls[i] = true;
 	i++;
-	values[i++] = offer_array(AUDIT_OFFER_VERSION, h->offer.versions, h->offer.nversions);
-	values[i++] = offer_array(AUDIT_OFFER_CIPHER, h->offer.ciphers, h->offer.nciphers);
-	values[i++] = offer_array(AUDIT_OFFER_GROUP, h->offer.groups, h->offer.ngroups);
+	values[i++] = offer_array(vs, AUDIT_OFFER_VERSION, h->offer.versions, h->offer.nversions);
+	values[i++] = offer_array(vs, AUDIT_OFFER_CIPHER, h->offer.ciphers, h->offer.nciphers);
+	values[i++] = offer_array(vs, AUDIT_OFFER_GROUP, h->offer.groups, h->offer.ngroups);
 	if (h->offered_alpn[0] != '\0')
 		values[i] = list_array(h->offered_alpn);
 	else
@@ -223,7 +300,7 @@ history_offer_columns(const HistoryEntry *h, Datum *values, bool *nulls,
 
 /* The 33 columns of connections_raw() for one ring entry. */
 static void
-history_row(const HistoryEntry *h, Datum *values, bool *nulls)
+history_row(ViewScratch *vs, const HistoryEntry *h, Datum *values, bool *nulls)
 {
 	int			i = 0;
 	const char *policy;
@@ -260,8 +337,66 @@ history_row(const HistoryEntry *h, Datum *values, bool *nulls)
 	nulls[i] = policy == NULL;
 	values[i++] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
 	values[i++] = BoolGetDatum(h->gss_encrypted);
-	i = history_offer_columns(h, values, nulls, i);
+	i = history_offer_columns(vs, h, values, nulls, i);
 	Assert(i == 33);
+}
+
+/* copy a string field up to its terminator (fields always hold one) */
+#define COPY_STRING_FIELD(dst, src, field) \
+	do { \
+		size_t		len_ = strnlen((src)->field, sizeof((src)->field) - 1); \
+		memcpy((dst)->field, (src)->field, len_); \
+		(dst)->field[len_] = '\0'; \
+	} while (0)
+
+/* copy the first n values of an offered list */
+#define COPY_OFFER_LIST(dst, src, list, n) \
+	memcpy((dst)->list, (src)->list, \
+		   sizeof((src)->list[0]) * Min((n), lengthof((src)->list)))
+
+/*
+ * Copy a ring entry out of shared memory, under the lock: only the bytes
+ * in use (a ring entry is 3.2 kB of fixed-size fields, mostly empty
+ * string space; copying all of it was a third of the time of reading
+ * the view).  Every field of HistoryEntry must be copied here; unused
+ * bytes of dst are left as they are, and no reader looks past a string's
+ * terminator or a list's count.
+ */
+static void
+history_entry_copy(HistoryEntry *dst, const HistoryEntry *src)
+{
+	/* the scalars before the strings: seq .. sqlstate */
+	memcpy(dst, src, offsetof(HistoryEntry, reason));
+	COPY_STRING_FIELD(dst, src, reason);
+	COPY_STRING_FIELD(dst, src, remote_host);
+	COPY_STRING_FIELD(dst, src, remote_port);
+	COPY_STRING_FIELD(dst, src, user_name);
+	COPY_STRING_FIELD(dst, src, database_name);
+	COPY_STRING_FIELD(dst, src, application_name);
+	COPY_STRING_FIELD(dst, src, protocol);
+	COPY_STRING_FIELD(dst, src, cipher);
+	COPY_STRING_FIELD(dst, src, client_dn);
+	COPY_STRING_FIELD(dst, src, issuer_dn);
+	COPY_STRING_FIELD(dst, src, serial);
+	COPY_STRING_FIELD(dst, src, fingerprint);
+	COPY_STRING_FIELD(dst, src, hba_file);
+	COPY_STRING_FIELD(dst, src, auth_method);
+	COPY_STRING_FIELD(dst, src, identity);
+	dst->has_offer = src->has_offer;
+	dst->has_sni = src->has_sni;
+	if (!src->has_offer)
+		return;
+	COPY_STRING_FIELD(dst, src, sni);
+	COPY_STRING_FIELD(dst, src, ja4);
+	COPY_STRING_FIELD(dst, src, offered_alpn);
+	dst->offer.nversions = Min(src->offer.nversions, AUDIT_OFFER_MAX_VERSIONS);
+	dst->offer.nciphers = Min(src->offer.nciphers, AUDIT_OFFER_MAX_CIPHERS);
+	dst->offer.ngroups = Min(src->offer.ngroups, AUDIT_OFFER_MAX_GROUPS);
+	dst->offer.nkeyshares = Min(src->offer.nkeyshares, AUDIT_OFFER_MAX_GROUPS);
+	COPY_OFFER_LIST(&dst->offer, &src->offer, versions, dst->offer.nversions);
+	COPY_OFFER_LIST(&dst->offer, &src->offer, ciphers, dst->offer.nciphers);
+	COPY_OFFER_LIST(&dst->offer, &src->offer, groups, dst->offer.ngroups);
+	COPY_OFFER_LIST(&dst->offer, &src->offer, keyshares, dst->offer.nkeyshares);
 }
 
 PG_FUNCTION_INFO_V1(pgtls_audit_connections);
@@ -275,10 +410,12 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 				oldest,
 				generation;
 	int32		size;
+	ViewScratch vs;
 
 	require_inventory();
 	only_user = visible_user();
 	InitMaterializedSRF(fcinfo, 0);
+	view_scratch_init(&vs);
 
 	SpinLockAcquire(&inventory->mutex);
 	newest = inventory->history_count;
@@ -293,6 +430,7 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
 	{
 		HistoryEntry h;
+		MemoryContext old;
 		Datum		values[33];
 		bool		nulls[33] = {0};
 		bool		reset_since;
@@ -301,8 +439,13 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		SpinLockAcquire(&inventory->mutex);
 		reset_since = inventory->generation != generation;
 		if (!reset_since)
-			h = inventory->history[(seq - 1) % size];
+			history_entry_copy(&h, &inventory->history[(seq - 1) % size]);
 		SpinLockRelease(&inventory->mutex);
+#ifdef __GNUC__
+		/* the next (older) entry, a page away: start its TLB and cache miss */
+		if (seq > oldest)
+			__builtin_prefetch(&inventory->history[(seq - 2) % size]);
+#endif
 		if (reset_since)
 			break;
 		if (h.seq != seq)
@@ -310,18 +453,109 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		if (only_user && strcmp(h.user_name, only_user) != 0)
 			continue;
 
-		history_row(&h, values, nulls);
+		old = MemoryContextSwitchTo(vs.row_cxt);
+		history_row(&vs, &h, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(vs.row_cxt);
 	}
+	view_scratch_done(&vs);
 	return (Datum) 0;
 }
 
 /*
- * Copy the entry in a table slot under the lock.  Returns false at the end
- * of the scan: no entry in that slot, or a reset since the scan started.
+ * Copy a table entry out of shared memory, under the lock, only the bytes
+ * in use (as history_entry_copy; most of an entry is empty string space).
+ * Every field of the entry struct must be copied by its function; an
+ * entry type without one is copied whole.
+ */
+typedef void (*EntryCopyFunc) (InventoryEntry *dst, const void *src);
+
+static void
+client_entry_copy(InventoryEntry *dst, const void *src)
+{
+	const ClientEntry *s = src;
+	ClientEntry *d = &dst->client;
+
+	COPY_STRING_FIELD(&d->key, &s->key, user_name);
+	COPY_STRING_FIELD(&d->key, &s->key, database_name);
+	COPY_STRING_FIELD(&d->key, &s->key, client_addr);
+	COPY_STRING_FIELD(&d->key, &s->key, protocol);
+	COPY_STRING_FIELD(&d->key, &s->key, cipher);
+	COPY_STRING_FIELD(&d->key, &s->key, issuer_dn);
+	COPY_STRING_FIELD(&d->key, &s->key, serial);
+	COPY_STRING_FIELD(&d->key, &s->key, hba_file);
+	COPY_STRING_FIELD(&d->key, &s->key, auth_method);
+	d->key.hba_line = s->key.hba_line;
+	d->key.outcome = s->key.outcome;
+	d->key.ssl = s->key.ssl;
+	d->connections = s->connections;
+	d->first_seen = s->first_seen;
+	d->last_seen = s->last_seen;
+	d->repeat = s->repeat;
+}
+
+static void
+cert_entry_copy(InventoryEntry *dst, const void *src)
+{
+	const CertEntry *s = src;
+	CertEntry  *d = &dst->cert;
+
+	COPY_STRING_FIELD(&d->key, &s->key, issuer_dn);
+	COPY_STRING_FIELD(&d->key, &s->key, serial);
+	COPY_STRING_FIELD(d, s, subject_dn);
+	COPY_STRING_FIELD(d, s, fingerprint);
+	d->has_not_after = s->has_not_after;
+	d->roles_truncated = s->roles_truncated;
+	d->nroles = Min(Max(s->nroles, 0), INV_CERT_ROLES);
+	d->not_after = s->not_after;
+	for (int r = 0; r < d->nroles; r++)
+		COPY_STRING_FIELD(d, s, roles[r]);
+	d->connections = s->connections;
+	d->first_seen = s->first_seen;
+	d->last_seen = s->last_seen;
+}
+
+static void
+fingerprint_entry_copy(InventoryEntry *dst, const void *src)
+{
+	const FingerprintEntry *s = src;
+	FingerprintEntry *d = &dst->fingerprint;
+
+	COPY_STRING_FIELD(&d->key, &s->key, ja4);
+	d->offer.nversions = Min(s->offer.nversions, AUDIT_OFFER_MAX_VERSIONS);
+	d->offer.nciphers = Min(s->offer.nciphers, AUDIT_OFFER_MAX_CIPHERS);
+	d->offer.ngroups = Min(s->offer.ngroups, AUDIT_OFFER_MAX_GROUPS);
+	d->offer.nkeyshares = Min(s->offer.nkeyshares, AUDIT_OFFER_MAX_GROUPS);
+	COPY_OFFER_LIST(&d->offer, &s->offer, versions, d->offer.nversions);
+	COPY_OFFER_LIST(&d->offer, &s->offer, ciphers, d->offer.nciphers);
+	COPY_OFFER_LIST(&d->offer, &s->offer, groups, d->offer.ngroups);
+	COPY_OFFER_LIST(&d->offer, &s->offer, keyshares, d->offer.nkeyshares);
+	d->nusers = Min(Max(s->nusers, 0), INV_FP_NAMES);
+	d->napps = Min(Max(s->napps, 0), INV_FP_NAMES);
+	d->naddrs = Min(Max(s->naddrs, 0), INV_FP_ADDRS);
+	d->users_truncated = s->users_truncated;
+	d->apps_truncated = s->apps_truncated;
+	d->addrs_truncated = s->addrs_truncated;
+	for (int k = 0; k < d->nusers; k++)
+		COPY_STRING_FIELD(d, s, users[k]);
+	for (int k = 0; k < d->napps; k++)
+		COPY_STRING_FIELD(d, s, apps[k]);
+	memcpy(d->addrs, s->addrs, sizeof(s->addrs[0]) * d->naddrs);
+	d->connections = s->connections;
+	d->handshake_failures = s->handshake_failures;
+	d->first_seen = s->first_seen;
+	d->last_seen = s->last_seen;
+}
+
+/*
+ * Copy the entry in a table slot under the lock (with copy, or whole).
+ * Returns false at the end of the scan: no entry in that slot, or a reset
+ * since the scan started.
  */
 static bool
-copy_slot(LruTable *tab, int32 slot, uint64 generation, void *dst)
+copy_slot(LruTable *tab, int32 slot, uint64 generation, EntryCopyFunc copy,
+		  InventoryEntry *dst)
 {
 	bool		used = false;
 	void	   *src;
@@ -331,7 +565,9 @@ copy_slot(LruTable *tab, int32 slot, uint64 generation, void *dst)
 	if (inventory->generation == generation)
 	{
 		src = lru_slot_entry(tab, slot, &used);
-		if (used)
+		if (used && copy != NULL)
+			copy(dst, src);
+		else if (used)
 			memcpy(dst, src, tab->entry_size);
 	}
 	SpinLockRelease(&inventory->mutex);
@@ -353,7 +589,7 @@ current_generation(void)
  * Fill the row of one table entry; false leaves the entry out (a row the
  * caller may not see).  only_user is as visible_user() returns it.
  */
-typedef bool (*TableRowFunc) (const InventoryEntry *entry,
+typedef bool (*TableRowFunc) (ViewScratch *vs, const InventoryEntry *entry,
 							  const char *only_user,
 							  Datum *values, bool *nulls);
 
@@ -365,31 +601,37 @@ typedef bool (*TableRowFunc) (const InventoryEntry *entry,
  * in slot order, as a materialized set.
  */
 static void
-table_view(FunctionCallInfo fcinfo, LruTable *tab, const char *only_user,
-		   TableRowFunc row)
+table_view(FunctionCallInfo fcinfo, LruTable *tab, EntryCopyFunc copy,
+		   const char *only_user, TableRowFunc row)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint64		generation;
 	InventoryEntry e;
+	ViewScratch vs;
 
 	InitMaterializedSRF(fcinfo, 0);
 	Assert(rsinfo->setDesc->natts <= TABLE_VIEW_MAX_COLUMNS);
+	view_scratch_init(&vs);
 	generation = current_generation();
 
-	for (int32 slot = 0; copy_slot(tab, slot, generation, &e); slot++)
+	for (int32 slot = 0; copy_slot(tab, slot, generation, copy, &e); slot++)
 	{
 		Datum		values[TABLE_VIEW_MAX_COLUMNS];
 		bool		nulls[TABLE_VIEW_MAX_COLUMNS] = {0};
+		MemoryContext old = MemoryContextSwitchTo(vs.row_cxt);
 
-		if (row(&e, only_user, values, nulls))
+		if (row(&vs, &e, only_user, values, nulls))
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(vs.row_cxt);
 	}
+	view_scratch_done(&vs);
 }
 
 /* The 15 columns of clients_raw(): the caller's own rows, or every row. */
 static bool
-client_row(const InventoryEntry *entry, const char *only_user,
-		   Datum *values, bool *nulls)
+client_row(ViewScratch *vs, const InventoryEntry *entry,
+		   const char *only_user, Datum *values, bool *nulls)
 {
 	const ClientEntry *e = &entry->client;
 	int			i = 0;
@@ -422,8 +664,8 @@ client_row(const InventoryEntry *entry, const char *only_user,
  * caller's when the caller's user name is among its roles.
  */
 static bool
-cert_row(const InventoryEntry *entry, const char *only_user,
-		 Datum *values, bool *nulls)
+cert_row(ViewScratch *vs, const InventoryEntry *entry,
+		 const char *only_user, Datum *values, bool *nulls)
 {
 	const CertEntry *e = &entry->cert;
 	Datum		roles[INV_CERT_ROLES];
@@ -462,8 +704,8 @@ cert_row(const InventoryEntry *entry, const char *only_user,
 
 /* The 6 columns of hba_usage_raw(), every row (no per-user filter). */
 static bool
-hba_row(const InventoryEntry *entry, const char *only_user,
-		Datum *values, bool *nulls)
+hba_row(ViewScratch *vs, const InventoryEntry *entry,
+		const char *only_user, Datum *values, bool *nulls)
 {
 	const HbaEntry *e = &entry->hba;
 
@@ -522,8 +764,8 @@ name_array(const char (*names)[INV_NAME_LEN], int32 n)
  * granted to pg_read_all_stats (a fingerprint is shared by many users).
  */
 static bool
-fingerprint_row(const InventoryEntry *entry, const char *only_user,
-				Datum *values, bool *nulls)
+fingerprint_row(ViewScratch *vs, const InventoryEntry *entry,
+				const char *only_user, Datum *values, bool *nulls)
 {
 	const FingerprintEntry *e = &entry->fingerprint;
 	uint16		highest = 0;
@@ -544,11 +786,11 @@ fingerprint_row(const InventoryEntry *entry, const char *only_user,
 		values[i] = CStringGetTextDatum(audit_offer_value_name(AUDIT_OFFER_VERSION,
 															   highest, NULL, name));
 	i++;
-	values[i++] = offer_array(AUDIT_OFFER_VERSION, e->offer.versions, e->offer.nversions);
-	values[i++] = offer_array(AUDIT_OFFER_CIPHER, e->offer.ciphers, e->offer.nciphers);
-	values[i++] = offer_array(AUDIT_OFFER_GROUP, e->offer.groups, e->offer.ngroups);
-	values[i++] = offer_array(AUDIT_OFFER_GROUP, e->offer.keyshares, e->offer.nkeyshares);
-	values[i++] = offer_array(AUDIT_OFFER_GROUP, pq, npq);
+	values[i++] = offer_array(vs, AUDIT_OFFER_VERSION, e->offer.versions, e->offer.nversions);
+	values[i++] = offer_array(vs, AUDIT_OFFER_CIPHER, e->offer.ciphers, e->offer.nciphers);
+	values[i++] = offer_array(vs, AUDIT_OFFER_GROUP, e->offer.groups, e->offer.ngroups);
+	values[i++] = offer_array(vs, AUDIT_OFFER_GROUP, e->offer.keyshares, e->offer.nkeyshares);
+	values[i++] = offer_array(vs, AUDIT_OFFER_GROUP, pq, npq);
 	values[i++] = name_array(e->users, e->nusers);
 	values[i++] = BoolGetDatum(e->users_truncated);
 	values[i++] = name_array(e->apps, e->napps);
@@ -570,7 +812,8 @@ Datum
 pgtls_audit_client_fingerprints(PG_FUNCTION_ARGS)
 {
 	require_inventory();
-	table_view(fcinfo, inventory->fingerprints, NULL, fingerprint_row);
+	table_view(fcinfo, inventory->fingerprints, fingerprint_entry_copy, NULL,
+			   fingerprint_row);
 	return (Datum) 0;
 }
 
@@ -580,7 +823,8 @@ Datum
 pgtls_audit_clients(PG_FUNCTION_ARGS)
 {
 	require_inventory();
-	table_view(fcinfo, inventory->clients, visible_user(), client_row);
+	table_view(fcinfo, inventory->clients, client_entry_copy, visible_user(),
+			   client_row);
 	return (Datum) 0;
 }
 
@@ -590,7 +834,8 @@ Datum
 pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
 {
 	require_inventory();
-	table_view(fcinfo, inventory->certs, visible_user(), cert_row);
+	table_view(fcinfo, inventory->certs, cert_entry_copy, visible_user(),
+			   cert_row);
 	return (Datum) 0;
 }
 
@@ -601,7 +846,7 @@ Datum
 pgtls_audit_hba_usage(PG_FUNCTION_ARGS)
 {
 	require_inventory();
-	table_view(fcinfo, inventory->hba, NULL, hba_row);
+	table_view(fcinfo, inventory->hba, NULL, NULL, hba_row);
 	return (Datum) 0;
 }
 

@@ -8,7 +8,10 @@
 #   PROBE_SO  the installed test-only cost probe
 #             (test/modules/pgtls_audit_cost_probe), or "" to skip it
 #   SQL...    the extension's installed scripts (every version) and the
-#             probe's pgtls_audit_cost_probe.sql
+#             probe's pgtls_audit_cost_probe.sql; with the fill module's
+#             pgtls_audit_fill.sql among them, the test-only fill module
+#             (test/modules/pgtls_audit_fill) installed beside MAIN_SO is
+#             checked too
 #
 # Checks, for each library:
 #   - the dynamic symbols it defines are exactly what the server looks up:
@@ -85,10 +88,11 @@ if [ -z "$server_syms" ] || [ -z "$server_libs" ]; then
 	exit 1
 fi
 
-main_sql=() probe_sql=()
+main_sql=() probe_sql=() fill_sql=()
 for f in "$@"; do
 	case "$f" in
 		*pgtls_audit_cost_probe.sql) probe_sql+=("$f") ;;
+		*pgtls_audit_fill.sql) fill_sql+=("$f") ;;
 		*) main_sql+=("$f") ;;
 	esac
 done
@@ -97,6 +101,10 @@ check_library pgtls_audit.so "$main_so" yes \
 if [ -n "$probe_so" ]; then
 	check_library pgtls_audit_cost_probe.so "$probe_so" "" \
 		"$(sql_symbols "'[$]libdir/pgtls_audit_cost_probe'" "${probe_sql[@]}")"
+fi
+if [ ${#fill_sql[@]} -gt 0 ]; then
+	check_library pgtls_audit_fill.so "$(dirname "$main_so")/pgtls_audit_fill.so" "" \
+		"$(sql_symbols "'[$]libdir/pgtls_audit_fill'" "${fill_sql[@]}")"
 fi
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -51,7 +51,7 @@ pkglibdir=$("$bindir/pg_config" --pkglibdir)
 bash test/lib/check_exports.sh "$bindir/postgres" \
 	"$pkglibdir/pgtls_audit.so" "$pkglibdir/pgtls_audit_cost_probe.so" \
 	"$("$bindir/pg_config" --sharedir)"/extension/pgtls_audit--*.sql \
-	"$PGTLS_COST_PROBE_SQL" >"$out" 2>&1
+	"$PGTLS_COST_PROBE_SQL" "$work/test/modules/pgtls_audit_fill/pgtls_audit_fill.sql" >"$out" 2>&1
 rc=$?
 cat "$out"
 count_tap exports "$out" $rc
