@@ -270,6 +270,7 @@ Datum
 pgtls_audit_connections(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InventoryLockTimer lt;
 	char	   *only_user;
 	uint64		newest,
 				oldest,
@@ -280,14 +281,14 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	only_user = visible_user();
 	InitMaterializedSRF(fcinfo, 0);
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	newest = inventory->history_count;
 	generation = inventory->generation;
 	/* entries of this generation still in the ring: seq oldest .. newest */
 	oldest = Max(inventory->history_base,
 				 newest > (uint64) inventory->history_size ?
 				 newest - inventory->history_size : 0) + 1;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	size = inventory->history_size;
 
 	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
@@ -298,11 +299,11 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		bool		reset_since;
 
 		CHECK_FOR_INTERRUPTS();
-		SpinLockAcquire(&inventory->mutex);
+		inventory_lock(&lt, INV_LOCK_READER);
 		reset_since = inventory->generation != generation;
 		if (!reset_since)
 			h = inventory->history[(seq - 1) % size];
-		SpinLockRelease(&inventory->mutex);
+		inventory_unlock(&lt);
 		if (reset_since)
 			break;
 		if (h.seq != seq)
@@ -323,29 +324,31 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 static bool
 copy_slot(LruTable *tab, int32 slot, uint64 generation, void *dst)
 {
+	InventoryLockTimer lt;
 	bool		used = false;
 	void	   *src;
 
 	CHECK_FOR_INTERRUPTS();
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	if (inventory->generation == generation)
 	{
 		src = lru_slot_entry(tab, slot, &used);
 		if (used)
 			memcpy(dst, src, tab->entry_size);
 	}
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	return used;
 }
 
 static uint64
 current_generation(void)
 {
+	InventoryLockTimer lt;
 	uint64		generation;
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	generation = inventory->generation;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	return generation;
 }
 
@@ -610,6 +613,7 @@ PG_FUNCTION_INFO_V1(pgtls_audit_stats);
 Datum
 pgtls_audit_stats(PG_FUNCTION_ARGS)
 {
+	InventoryLockTimer lt;
 	TupleDesc	tupdesc;
 	Datum		values[18];
 	bool		nulls[18] = {0};
@@ -628,7 +632,7 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	s = *inventory;
 	clients_used = inventory->clients->used;
 	certs_used = inventory->certs->used;
@@ -638,7 +642,7 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	ev_hba = inventory->hba->evictions;
 	fingerprints_used = inventory->fingerprints->used;
 	ev_fingerprints = inventory->fingerprints->evictions;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 
 	/* attempts put in the ring since the last reset */
 	in_ring = s.history_count - s.history_base;
