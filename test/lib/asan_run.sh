@@ -36,13 +36,15 @@ printf '%s\n' 'extern void __asan_init(void);' \
 gcc -shared -fPIC -o "$shim" "$prefix/asan_initfirst.c" -Wl,-z,initfirst \
 	-L"$(dirname "$libasan")" -lasan || exit 1
 
-checker_wrapper "#!/bin/sh
+# exec -a: the server's argv[0] stays this wrapper, so that postmaster.opts
+# (which pg_ctl restart runs) names it, not postgres.bin
+checker_wrapper "#!/bin/bash
 # pgtls_audit test wrapper (test/lib/asan_run.sh): the ASan runtime first
 LD_PRELOAD=\"$libasan:$shim\${LD_PRELOAD:+:\$LD_PRELOAD}\"
 ASAN_OPTIONS=\"detect_leaks=0:log_path=$prefix/reports/asan:detect_odr_violation=0\"
 UBSAN_OPTIONS=\"print_stacktrace=1:log_path=$prefix/reports/ubsan\"
 export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
-exec \"\$(dirname \"\$0\")/postgres.bin\" \"\$@\""
+exec -a \"\$0\" \"\$(dirname \"\$0\")/postgres.bin\" \"\$@\""
 
 # the runtime really is in the server: a deliberate check
 if ! timeout 60 "$bindir/postgres" -V >/dev/null; then

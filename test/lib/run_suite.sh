@@ -52,8 +52,8 @@ bash test/pki/make_pki.sh "$PGTLS_PKI" >/dev/null || { echo "PKI generation fail
 echo "== exported symbols"
 # PGTLS_NO_EXPORTS=1: not checked (a module built with sanitizers needs
 # their runtime's symbols)
-if [ -z "${PGTLS_NO_EXPORTS:-}" ]; then
 export PGTLS_COST_PROBE_SQL=$work/test/modules/pgtls_audit_cost_probe/pgtls_audit_cost_probe.sql
+if [ -z "${PGTLS_NO_EXPORTS:-}" ]; then
 out=$work/exports.out
 pkglibdir=$("$bindir/pg_config" --pkglibdir)
 bash test/lib/check_exports.sh "$postgres_bin" \

@@ -32,12 +32,29 @@ checker_setup valgrind || exit 1
 supp=$here/test/lib/valgrind.supp
 cp "$supp" "$prefix/valgrind.supp"
 
-checker_wrapper "#!/bin/sh
+# The server records its own path (postgres.bin under valgrind) in
+# postmaster.opts, which pg_ctl restart runs: a background loop puts the
+# wrapper's name back once the new file is written, so that a restarted
+# server runs under valgrind too.
+checker_wrapper "#!/bin/bash
 # pgtls_audit test wrapper (test/lib/valgrind_run.sh): the server under memcheck
 bin=\"\$(dirname \"\$0\")/postgres.bin\"
+data=
+prev=
 for a in \"\$@\"; do
 	case \"\$a\" in --boot|--single|-V|--version|-C|--describe-config|--check) exec \"\$bin\" \"\$@\" ;; esac
+	[ \"\$prev\" = -D ] && data=\$a
+	prev=\$a
 done
+data=\${data:-\$PGDATA}
+if [ -n \"\$data\" ]; then
+	( for i in \$(seq 1200); do
+		if grep -q 'postgres\.bin' \"\$data/postmaster.opts\" 2>/dev/null; then
+			sed -i '1s#/postgres\.bin\( \|\$\)#/postgres\1#' \"\$data/postmaster.opts\"; break
+		fi
+		sleep 0.1
+	done ) </dev/null >/dev/null 2>&1 &
+fi
 exec valgrind --quiet --tool=memcheck --leak-check=no --track-origins=yes --num-callers=30 \\
 	--suppressions=$prefix/valgrind.supp --log-file=$prefix/reports/vg.%p.log \"\$bin\" \"\$@\""
 

@@ -14,6 +14,9 @@
 #    findings say so, logins go on (also after a reload);
 #  - pg_hba.conf edited with errors and reloaded: the findings show the
 #    error, logins go on with the old rules;
+#  - an interrupt that raises no ERROR (a request to log memory
+#    contexts) in the middle of certificate_info(): every certificate
+#    is returned;
 #  - a full filesystem (a 1 MB tmpfs that test/run mounts as root, named
 #    in PGTLS_FULL_FS; skipped with the reason otherwise): the audit file
 #    on it (logins go on, every record is whole in the file or counted in
@@ -291,6 +294,34 @@ open $hfh, '>', $hba or die;
 print $hfh $orig;
 close $hfh;
 $s->query('SELECT pg_reload_conf()');
+
+# ---- an interrupt that is not a cancel in the middle of a long parse: a
+# request to log memory contexts (PostgreSQL 14+) sets InterruptPending
+# and ends without an ERROR; the parse must go on to the end (it used to
+# stop there and return the certificates read so far)
+{
+	my $n = 30000;
+	my $sql = "SELECT count(*) FROM pgtls_audit.certificate_info(repeat(pg_read_file('$pki/server.crt'), $n))";
+	my ($o, $e) = ('', '');
+	my $bg = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'<', \undef, '>', \$o, '2>', \$e);
+	my $off = log_offset($node);
+	my $signals = 0;
+	for (1 .. 600)
+	{
+		my $sent = $s->query("SELECT count(pg_log_backend_memory_contexts(pid)) FROM pg_stat_activity "
+			  . "WHERE state = 'active' AND query LIKE '%certificate_info(repeat(%' AND pid <> pg_backend_pid()");
+		$signals += $sent;
+		last if $signals >= 5 || ($signals > 0 && !$sent);
+		usleep($signals ? 200_000 : 20_000);
+	}
+	$bg->finish;
+	$o =~ s/\s+$//;
+	ok($signals > 0, "interrupt during a parse: $signals memory-context request(s) sent while it ran");
+	like(substr(slurp_text($node->logfile), $off), qr/LOG:  logging memory contexts of PID \d+/,
+		'interrupt during a parse: the backend served a request');
+	is($o, $n, "interrupt during a parse: all $n certificates returned") or diag $e;
+}
 
 my $fs = $ENV{PGTLS_FULL_FS};
 SKIP:
