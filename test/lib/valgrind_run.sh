@@ -2,7 +2,9 @@
 # valgrind_run.sh: TAP files (and optionally pg_regress and the SQL
 # mutations) with every server process under valgrind memcheck, with
 # pgtls_audit preloaded as the tests configure it, and PostgreSQL's own
-# suppression file (test/lib/valgrind.supp).  As root:
+# suppression file (test/lib/valgrind.supp) with the same padding
+# suppressions restated for Debian's stripped binary
+# (test/lib/valgrind-debian.supp).  As root:
 #
 #   test/lib/valgrind_run.sh       # the TAP files that run the module's C
 #                                  # code most: 001 002 003 004 009 010
@@ -29,8 +31,7 @@ CHECKER_COPT='-g -O1'
 export PGTLS_TAP_ONLY=${PGTLS_TAP_ONLY:-001 002 003 004 009 010}
 [ -z "${PGTLS_VALGRIND_REGRESS:-}" ] && export PGTLS_NO_REGRESS=1
 checker_setup valgrind || exit 1
-supp=$here/test/lib/valgrind.supp
-cp "$supp" "$prefix/valgrind.supp"
+cp "$here/test/lib/valgrind.supp" "$here/test/lib/valgrind-debian.supp" "$prefix/"
 
 # The server records its own path (postgres.bin under valgrind) in
 # postmaster.opts, which pg_ctl restart runs: a background loop puts the
@@ -56,7 +57,7 @@ if [ -n \"\$data\" ]; then
 	done ) </dev/null >/dev/null 2>&1 &
 fi
 exec valgrind --quiet --tool=memcheck --leak-check=no --track-origins=yes --num-callers=30 \\
-	--suppressions=$prefix/valgrind.supp --log-file=$prefix/reports/vg.%p.log \"\$bin\" \"\$@\""
+	--suppressions=$prefix/valgrind.supp --suppressions=$prefix/valgrind-debian.supp --log-file=$prefix/reports/vg.%p.log \"\$bin\" \"\$@\""
 
 t0=$(date +%s)
 checker_run_suite
