@@ -20,6 +20,8 @@ checker_setup() {
 		echo "$mode: run as root (it copies the installation and runs the suite as postgres)" >&2
 		return 1
 	fi
+	source "$here/test/lib/packages.sh"
+	install_checker_packages || return 1
 	prefix=/tmp/pgtls_${mode}_$v
 	rm -rf "$prefix"
 	mkdir -p "$prefix/usr/lib/postgresql" "$prefix/usr/share/postgresql" "$prefix/usr/include" \

@@ -26,11 +26,11 @@
 set -uo pipefail
 source "$(dirname "$0")/checker_common.sh"
 
-command -v valgrind >/dev/null || { echo "valgrind_run: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 CHECKER_COPT='-g -O1'
 export PGTLS_TAP_ONLY=${PGTLS_TAP_ONLY:-001 002 003 004 009 010}
 [ -z "${PGTLS_VALGRIND_REGRESS:-}" ] && export PGTLS_NO_REGRESS=1
 checker_setup valgrind || exit 1
+command -v valgrind >/dev/null || { echo "valgrind_run: valgrind is not installed" >&2; exit 1; }
 cp "$here/test/lib/valgrind.supp" "$here/test/lib/valgrind-debian.supp" "$prefix/"
 
 # The server records its own path (postgres.bin under valgrind) in
