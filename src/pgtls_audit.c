@@ -44,6 +44,7 @@ int			pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
 bool		pgtls_audit_preloaded = false;
 int			pgtls_audit_debug_inject_failure = INJECT_FAILURE_OFF;
 int			pgtls_audit_debug_record_delay = 0;
+bool		pgtls_audit_debug_lock_timing = false;
 
 static const struct config_enum_entry log_format_options[] = {
 	{"text", AUDIT_FORMAT_TEXT, false},
@@ -279,6 +280,15 @@ define_debug_settings(void)
 							PGC_SIGHUP,
 							GUC_NOT_IN_SAMPLE | GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgtls_audit.debug_lock_timing",
+							 "Times each acquisition of the inventory lock (for testing only).",
+							 "The longest wait and hold, and the counts, are logged when the server stops.",
+							 &pgtls_audit_debug_lock_timing,
+							 false,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 }
 
 void

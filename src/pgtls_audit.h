@@ -82,6 +82,7 @@ typedef enum InjectFailure
 
 extern int	pgtls_audit_debug_inject_failure;
 extern int	pgtls_audit_debug_record_delay;
+extern bool pgtls_audit_debug_lock_timing;
 
 
 /* certs/cert_info.c */

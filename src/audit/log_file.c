@@ -31,9 +31,13 @@
  * WARNING about a failure is written at most once a minute by the whole
  * server, with the number of records that could not be written since the
  * previous one; the time and that number live in a small shared-memory
- * struct updated with atomics only.  A short write (disk full) is ended
- * with a newline so that the next record starts a line of its own; the
- * cut line is not valid JSON, and is counted.
+ * struct updated with atomics only.  A short write (disk full) is taken
+ * back: the file is truncated to where the record began, if nothing was
+ * appended after it (with the disk full nothing else can be; the file's
+ * size is compared first), so no half record stays in the file.  Where
+ * that cannot be done the cut line is ended with a newline, so that the
+ * next record starts a line of its own.  Either way the record is counted
+ * in records_dropped.
  *
  * src/audit/log_file.c
  *
@@ -221,10 +225,17 @@ audit_log_file_write(const AuditRecord *rec)
 		save_errno = errno;
 	else if ((size_t) written < len)
 	{
-		/* disk full: end the cut line so that the next one parses */
+		/* disk full: take the cut line back, or else end it */
+		off_t		end = lseek(fd, 0, SEEK_CUR);
+		struct stat st;
+
 		save_errno = ENOSPC;
-		if (write(fd, "\n", 1) < 0)
-			save_errno = errno;
+		if (end < written || fstat(fd, &st) != 0 || st.st_size != end ||
+			ftruncate(fd, end - written) != 0)
+		{
+			if (write(fd, "\n", 1) < 0)
+				save_errno = errno;
+		}
 	}
 	close(fd);
 	if (save_errno != 0)

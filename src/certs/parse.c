@@ -508,6 +508,31 @@ parse_pem_object(ParseResult *res, const char *name, char *header,
 }
 
 /*
+ * Serve a pending interrupt in the middle of a parse.  One that raises an
+ * ERROR (cancel, timeout, termination) frees what was parsed so far, and
+ * the BIO, first; one that does not (a ProcSignal barrier, a request to
+ * log memory contexts) lets the parse go on, so that a result is never
+ * cut short without an error.
+ */
+static void
+parse_serve_interrupt(ParseResult *res, BIO *bio)
+{
+	PG_TRY();
+	{
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_CATCH();
+	{
+		if (bio)
+			BIO_free(bio);
+		ERR_clear_error();
+		parse_result_free(res);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
  * Read every PEM object in buf.  Certificates (and CRLs) are decoded and
  * kept; private keys are counted and wiped; other objects are named in
  * res->others.  With stop_at_key, the first private key ends the reading.
@@ -558,12 +583,9 @@ parse_pem(const char *buf, size_t len, ParseResult *res, bool stop_at_key)
 		OPENSSL_free(data);
 		if (res->error || (res->keys > 0 && stop_at_key))
 			break;
-		/*
-		 * Cancellable without leaking OpenSSL objects: stop here; the caller
-		 * raises the interrupt inside the PG_TRY that frees res.
-		 */
+		/* cancellable without leaking OpenSSL objects */
 		if (InterruptPending)
-			break;
+			parse_serve_interrupt(res, bio);
 	}
 	ERR_clear_error();
 	BIO_free(bio);
@@ -652,9 +674,9 @@ parse_der(const unsigned char *buf, size_t len, ParseResult *res)
 		sk_X509_push(res->certs, cert);
 		res->objects++;
 		p = q;
-		/* cancellable: the caller raises it where res is freed (parse_pem) */
+		/* cancellable without leaking OpenSSL objects */
 		if (InterruptPending)
-			break;
+			parse_serve_interrupt(res, NULL);
 	}
 	ERR_clear_error();
 }

@@ -766,6 +766,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 {
 	HistoryEntry h;
 	AttemptKeys keys;
+	InventoryLockTimer lt;
 	uint64		truncated = 0;
 	bool		success,
 				have_user;
@@ -783,7 +784,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 	history_entry_build(&h, rec, &truncated);
 	attempt_keys_build(&keys, &h, rec);
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_CONNECTION);
 	inventory->records_total++;
 	inventory->values_truncated += truncated;
 
@@ -803,7 +804,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 		fingerprint_touch(&keys, &h);
 	repeat_sweep(inventory->clients, h.ts, interval, d);
 	repeat_sweep(inventory->failures, h.ts, interval, d);
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 }
 
 /*
@@ -937,13 +938,15 @@ inventory_reset_tables(void)
  * Empty the whole inventory in O(1) under the spinlock, whatever the
  * sizes: the ring keeps its entries but only those numbered after
  * history_base are shown; each table starts a new generation (see
- * lru_table.c); the counters go to zero.  Stale slots are reclaimed as new
+ * lru_table.c); the counters go to zero, the lock timing's too.  Stale slots are reclaimed as new
  * attempts reuse them.
  */
 void
 inventory_reset(TimestampTz now)
 {
-	SpinLockAcquire(&inventory->mutex);
+	InventoryLockTimer lt;
+
+	inventory_lock(&lt, INV_LOCK_READER);
 	inventory->generation++;
 	inventory->history_base = inventory->history_count;
 	inventory_reset_tables();
@@ -951,16 +954,93 @@ inventory_reset(TimestampTz now)
 	inventory->records_dropped = 0;
 	inventory->values_truncated = 0;
 	inventory->stats_reset = now;
-	SpinLockRelease(&inventory->mutex);
+	/* the lock timing starts again too, with this acquisition */
+	memset(&inventory->lock_stats, 0, sizeof(inventory->lock_stats));
+	if (lt.timed)
+		inventory->lock_stats.timed[lt.site] = 1;
+	inventory_unlock(&lt);
 }
 
 /* Count a record that could not be stored (internal failure). */
 void
 inventory_count_dropped(void)
 {
+	InventoryLockTimer lt;
+
 	if (inventory == NULL)
 		return;
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_CONNECTION);
 	inventory->records_dropped++;
+	inventory_unlock(&lt);
+}
+
+/* CLOCK_MONOTONIC in ns, for the lock timing */
+static uint64
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
+}
+
+/*
+ * inventory_lock with pgtls_audit.debug_lock_timing on: the wait is
+ * counted under the lock, at once.
+ */
+void
+inventory_lock_timed(InventoryLockTimer *t)
+{
+	InventoryLockStats *ls = &inventory->lock_stats;
+	uint64		wait;
+
+	t->start_ns = monotonic_ns();
+	SpinLockAcquire(&inventory->mutex);
+	t->acquired_ns = monotonic_ns();
+	wait = t->acquired_ns - t->start_ns;
+	ls->timed[t->site]++;
+	ls->wait_total_ns += wait;
+	if (wait > ls->wait_max_ns)
+		ls->wait_max_ns = wait;
+	if (wait > INV_LOCK_SLOW_NS)
+		ls->waits_slow++;
+}
+
+/* inventory_unlock of a timed acquisition: the hold, then the release */
+void
+inventory_unlock_timed(InventoryLockTimer *t)
+{
+	InventoryLockStats *ls = &inventory->lock_stats;
+	uint64		hold = monotonic_ns() - t->acquired_ns;
+
+	ls->hold_total_ns += hold;
+	if (hold > ls->hold_max_ns)
+		ls->hold_max_ns = hold;
+	if (hold > INV_LOCK_SLOW_NS)
+		ls->holds_slow++;
 	SpinLockRelease(&inventory->mutex);
+}
+
+/*
+ * The lock timing's counters, at LOG, if any acquisition was timed.  The
+ * postmaster at a clean shutdown, alone (no lock, as persist.c).
+ */
+void
+inventory_log_lock_timing(void)
+{
+	InventoryLockStats *ls = &inventory->lock_stats;
+	uint64		n = ls->timed[INV_LOCK_CONNECTION] + ls->timed[INV_LOCK_READER];
+
+	if (n == 0)
+		return;
+	ereport(LOG,
+			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+			 errmsg("pgtls_audit inventory lock timing: %llu acquisitions by connections, %llu by readers",
+					(unsigned long long) ls->timed[INV_LOCK_CONNECTION],
+					(unsigned long long) ls->timed[INV_LOCK_READER]),
+			 errdetail("Longest wait %.3f ms, mean wait %.4f ms, waits over 1 ms: %llu; longest hold %.3f ms, mean hold %.4f ms, holds over 1 ms: %llu.",
+					   ls->wait_max_ns / 1e6, ls->wait_total_ns / 1e6 / n,
+					   (unsigned long long) ls->waits_slow,
+					   ls->hold_max_ns / 1e6, ls->hold_total_ns / 1e6 / n,
+					   (unsigned long long) ls->holds_slow)));
 }

@@ -30,6 +30,14 @@
  * "..." and are counted in values_truncated.  A record that cannot be
  * stored at all (internal failure) is counted in records_dropped.
  *
+ * Lock timing (test only).  Every acquisition goes through inventory_lock
+ * and inventory_unlock.  With pgtls_audit.debug_lock_timing off they cost
+ * one branch each; with it on they time the wait (before the acquire to
+ * after it) and the hold (after the acquire to before the release) with
+ * CLOCK_MONOTONIC and keep counts and maxima in InventoryLockStats, updated
+ * under the lock itself.  reset() zeroes them.  The postmaster logs them
+ * at a clean shutdown (persist.c), where test/t/015_load.pl reads them.
+ *
  * src/inventory/inventory_internal.h
  *
  *-------------------------------------------------------------------------
@@ -253,9 +261,32 @@ typedef struct HbaEntry
 	TimestampTz last_used;
 } HbaEntry;
 
+/* who takes the lock, for the lock timing */
+typedef enum InventoryLockSite
+{
+	INV_LOCK_CONNECTION,		/* adding an attempt, counting a drop */
+	INV_LOCK_READER,			/* the views, reset() */
+	INV_LOCK_NSITES
+} InventoryLockSite;
+
+/* the lock timing's counters (pgtls_audit.debug_lock_timing), in ns */
+#define INV_LOCK_SLOW_NS	1000000 /* over 1 ms counts as slow */
+
+typedef struct InventoryLockStats
+{
+	uint64		timed[INV_LOCK_NSITES]; /* acquisitions timed */
+	uint64		wait_max_ns;
+	uint64		hold_max_ns;
+	uint64		wait_total_ns;
+	uint64		hold_total_ns;
+	uint64		waits_slow;		/* waits longer than INV_LOCK_SLOW_NS */
+	uint64		holds_slow;
+} InventoryLockStats;
+
 typedef struct InventoryShared
 {
 	slock_t		mutex;
+	InventoryLockStats lock_stats;	/* not saved to the file */
 	int32		history_size;
 	uint64		history_count;	/* entries ever put in the ring */
 	uint64		history_base;	/* history_count at the last reset */
@@ -290,7 +321,47 @@ extern InventoryShared *inventory;
 /* pgtls_audit.save (inventory.c) */
 extern bool inventory_save;
 
+/* one acquisition of inventory->mutex, for the lock timing */
+typedef struct InventoryLockTimer
+{
+	bool		timed;
+	InventoryLockSite site;
+	uint64		start_ns;
+	uint64		acquired_ns;
+} InventoryLockTimer;
+
 /* inventory.c */
+extern void inventory_lock_timed(InventoryLockTimer *t);
+extern void inventory_unlock_timed(InventoryLockTimer *t);
+extern void inventory_log_lock_timing(void);
+
+/*
+ * Take and release inventory->mutex.  pgtls_audit.debug_lock_timing is
+ * read once per acquisition, so turning it on or off between the two
+ * cannot unbalance them.
+ */
+static inline void
+inventory_lock(InventoryLockTimer *t, InventoryLockSite site)
+{
+	t->timed = unlikely(pgtls_audit_debug_lock_timing);
+	if (t->timed)
+	{
+		t->site = site;
+		inventory_lock_timed(t);
+	}
+	else
+		SpinLockAcquire(&inventory->mutex);
+}
+
+static inline void
+inventory_unlock(InventoryLockTimer *t)
+{
+	if (unlikely(t->timed))
+		inventory_unlock_timed(t);
+	else
+		SpinLockRelease(&inventory->mutex);
+}
+
 extern void inventory_reset_tables(void);
 extern void inventory_rebuild_pending(void);
 extern void inventory_flush_summaries(void);

@@ -206,7 +206,8 @@ write_tmp_file(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", INVENTORY_FILE_TMP)));
+				 errmsg("could not create file \"%s\": %m", INVENTORY_FILE_TMP),
+				 errdetail("The pgtls_audit inventory is not saved; the next start begins with an empty inventory.")));
 		return false;
 	}
 	if (!write_file(file, &inconsistent))
@@ -225,7 +226,8 @@ write_tmp_file(void)
 			errno = save_errno;
 			ereport(LOG,
 					(errcode_for_file_access(),
-					 errmsg("could not write file \"%s\": %m", INVENTORY_FILE_TMP)));
+					 errmsg("could not write file \"%s\": %m", INVENTORY_FILE_TMP),
+					 errdetail("The pgtls_audit inventory is not saved; the next start begins with an empty inventory.")));
 		}
 		return false;
 	}
@@ -233,7 +235,8 @@ write_tmp_file(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", INVENTORY_FILE_TMP)));
+				 errmsg("could not close file \"%s\": %m", INVENTORY_FILE_TMP),
+				 errdetail("The pgtls_audit inventory is not saved; the next start begins with an empty inventory.")));
 		unlink(INVENTORY_FILE_TMP);
 		return false;
 	}
@@ -258,6 +261,7 @@ inventory_shmem_shutdown(int code, Datum arg)
 {
 	if (code != 0 || inventory == NULL)
 		return;
+	inventory_log_lock_timing();
 	/* first the log: every count not yet written, as summary records */
 	inventory_flush_summaries();
 	if (!inventory_save)
@@ -277,7 +281,8 @@ inventory_shmem_shutdown(int code, Datum arg)
 		ereport(LOG,
 				(errcode_for_file_access(),
 				 errmsg("could not rename file \"%s\" to \"%s\": %m",
-						INVENTORY_FILE_TMP, INVENTORY_FILE)));
+						INVENTORY_FILE_TMP, INVENTORY_FILE),
+				 errdetail("The pgtls_audit inventory is not saved; the next start begins with an empty inventory.")));
 		unlink(INVENTORY_FILE_TMP);
 		return;
 	}

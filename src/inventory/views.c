@@ -405,6 +405,7 @@ Datum
 pgtls_audit_connections(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InventoryLockTimer lt;
 	char	   *only_user;
 	uint64		newest,
 				oldest,
@@ -417,14 +418,14 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	view_scratch_init(&vs);
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	newest = inventory->history_count;
 	generation = inventory->generation;
 	/* entries of this generation still in the ring: seq oldest .. newest */
 	oldest = Max(inventory->history_base,
 				 newest > (uint64) inventory->history_size ?
 				 newest - inventory->history_size : 0) + 1;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	size = inventory->history_size;
 
 	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
@@ -436,11 +437,11 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		bool		reset_since;
 
 		CHECK_FOR_INTERRUPTS();
-		SpinLockAcquire(&inventory->mutex);
+		inventory_lock(&lt, INV_LOCK_READER);
 		reset_since = inventory->generation != generation;
 		if (!reset_since)
 			history_entry_copy(&h, &inventory->history[(seq - 1) % size]);
-		SpinLockRelease(&inventory->mutex);
+		inventory_unlock(&lt);
 #ifdef __GNUC__
 		/* the next (older) entry, a page away: start its TLB and cache miss */
 		if (seq > oldest)
@@ -557,11 +558,12 @@ static bool
 copy_slot(LruTable *tab, int32 slot, uint64 generation, EntryCopyFunc copy,
 		  InventoryEntry *dst)
 {
+	InventoryLockTimer lt;
 	bool		used = false;
 	void	   *src;
 
 	CHECK_FOR_INTERRUPTS();
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	if (inventory->generation == generation)
 	{
 		src = lru_slot_entry(tab, slot, &used);
@@ -570,18 +572,19 @@ copy_slot(LruTable *tab, int32 slot, uint64 generation, EntryCopyFunc copy,
 		else if (used)
 			memcpy(dst, src, tab->entry_size);
 	}
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	return used;
 }
 
 static uint64
 current_generation(void)
 {
+	InventoryLockTimer lt;
 	uint64		generation;
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	generation = inventory->generation;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 	return generation;
 }
 
@@ -855,6 +858,7 @@ PG_FUNCTION_INFO_V1(pgtls_audit_stats);
 Datum
 pgtls_audit_stats(PG_FUNCTION_ARGS)
 {
+	InventoryLockTimer lt;
 	TupleDesc	tupdesc;
 	Datum		values[18];
 	bool		nulls[18] = {0};
@@ -873,7 +877,7 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	SpinLockAcquire(&inventory->mutex);
+	inventory_lock(&lt, INV_LOCK_READER);
 	s = *inventory;
 	clients_used = inventory->clients->used;
 	certs_used = inventory->certs->used;
@@ -883,7 +887,7 @@ pgtls_audit_stats(PG_FUNCTION_ARGS)
 	ev_hba = inventory->hba->evictions;
 	fingerprints_used = inventory->fingerprints->used;
 	ev_fingerprints = inventory->fingerprints->evictions;
-	SpinLockRelease(&inventory->mutex);
+	inventory_unlock(&lt);
 
 	/* attempts put in the ring since the last reset */
 	in_ring = s.history_count - s.history_base;

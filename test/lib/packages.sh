@@ -25,3 +25,18 @@ install_packages() {
 	apt-get update -qq || true
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# install_checker_packages: what the memory checkers need
+# (test/lib/asan_run.sh: gcc's libasan and libubsan, which gcc brings;
+# test/lib/valgrind_run.sh: valgrind).  As root only.
+install_checker_packages() {
+	local missing=() p
+	for p in gcc libasan8 libubsan1 valgrind; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "== installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || true
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

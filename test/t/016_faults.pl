@@ -13,7 +13,16 @@
 #  - the certificate file removed after start: the certificate views and
 #    findings say so, logins go on (also after a reload);
 #  - pg_hba.conf edited with errors and reloaded: the findings show the
-#    error, logins go on with the old rules.
+#    error, logins go on with the old rules;
+#  - an interrupt that raises no ERROR (a request to log memory
+#    contexts) in the middle of certificate_info(): every certificate
+#    is returned;
+#  - a full filesystem (a 1 MB tmpfs that test/run mounts as root, named
+#    in PGTLS_FULL_FS; skipped with the reason otherwise): the audit file
+#    on it (logins go on, every record is whole in the file or counted in
+#    records_dropped, one WARNING, all records in the server log) and
+#    pg_stat on it at shutdown (a LOG with its DETAIL, no partial file,
+#    the next start is empty).
 # The hba usage table has no size setting and is not filled here.
 use strict;
 use warnings;
@@ -22,6 +31,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use File::Copy;
+use JSON::PP ();
 use Time::HiRes qw(usleep);
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
@@ -254,6 +264,157 @@ is($res->{rc}, 0, 'pg_hba.conf with an error: logins go on with the old rules (t
 
 is($s->query('SELECT records_dropped FROM pgtls_audit.stats'), '0', 'no record dropped in any fault');
 unlike(slurp_text($node->logfile), qr/PANIC|stuck spinlock/, 'no PANIC, no stuck spinlock');
+unlike(slurp_text($node->logfile), qr/lock timing/,
+	'debug_lock_timing off: no lock timing is kept or logged');
+
+# ---- a full filesystem: the audit file, then the state file at shutdown.
+# test/run (as root) mounts a 1 MB tmpfs and names it in PGTLS_FULL_FS; it
+# is filled here with a filler file until write() says ENOSPC.
+sub fill_fs
+{
+	my ($path) = @_;
+	open my $fh, '>:raw', $path or die "$path: $!";
+	my $block = "\0" x 4096;
+	while (defined(syswrite($fh, $block))) { }
+	die "filling $path: $!" unless $!{ENOSPC};
+	while (defined(syswrite($fh, "\0"))) { }	# the last bytes of a page
+	close $fh;
+}
+
+sub file_lines
+{
+	my ($path) = @_;
+	return () unless -e $path;
+	my $text = slurp_text($path);
+	return (split(/\n/, $text), substr($text, -1) eq "\n" ? () : ('<no final newline>'));
+}
+
+# the good pg_hba.conf again (the server is restarted below)
+open $hfh, '>', $hba or die;
+print $hfh $orig;
+close $hfh;
+$s->query('SELECT pg_reload_conf()');
+
+# ---- an interrupt that is not a cancel in the middle of a long parse: a
+# request to log memory contexts (PostgreSQL 14+) sets InterruptPending
+# and ends without an ERROR; the parse must go on to the end (it used to
+# stop there and return the certificates read so far).  server.crt holds
+# the leaf and its intermediate: 15,000 copies are 30,000 certificates.
+{
+	my $n = 15000;
+	my $per = () = slurp_text("$pki/server.crt") =~ /-----BEGIN CERTIFICATE-----/g;
+	my $sql = "SELECT count(*) FROM pgtls_audit.certificate_info(repeat(pg_read_file('$pki/server.crt'), $n))";
+	my ($o, $e) = ('', '');
+	my $bg = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'<', \undef, '>', \$o, '2>', \$e);
+	my $off = log_offset($node);
+	my $signals = 0;
+	for (1 .. 600)
+	{
+		my $sent = $s->query("SELECT count(pg_log_backend_memory_contexts(pid)) FROM pg_stat_activity "
+			  . "WHERE state = 'active' AND query LIKE '%certificate_info(repeat(%' AND pid <> pg_backend_pid()");
+		$signals += $sent;
+		last if $signals >= 5 || ($signals > 0 && !$sent);
+		usleep($signals ? 200_000 : 20_000);
+	}
+	$bg->finish;
+	$o =~ s/\s+$//;
+	ok($signals > 0, "interrupt during a parse: $signals memory-context request(s) sent while it ran");
+	like(substr(slurp_text($node->logfile), $off), qr/LOG:  logging memory contexts of PID \d+/,
+		'interrupt during a parse: the backend served a request');
+	is($o, $n * $per, "interrupt during a parse: all " . ($n * $per) . " certificates returned") or diag $e;
+}
+
+my $fs = $ENV{PGTLS_FULL_FS};
+SKIP:
+{
+	my $why = $ENV{PGTLS_FULL_FS_SKIP} || 'PGTLS_FULL_FS is not set (test/run mounts a 1 MB tmpfs when run as root)';
+	$why = "PGTLS_FULL_FS=$fs is not a writable directory" if $fs && !(-d $fs && -w $fs);
+	if (!$fs || !(-d $fs && -w $fs))
+	{
+		diag "!!! full-filesystem faults SKIPPED: $why";
+		skip "full filesystem: $why", 16;
+	}
+	my $adir = "$fs/audit";
+	mkdir $adir, 0700 or die "$adir: $!";
+	my $afile = "$adir/pgtls_audit.jsonl";
+	set_conf('pgtls_audit.log_file', $afile);
+	set_conf('pgtls_audit.log_destination', 'server_log, file');
+	login(user => 'regress_alice') for 1 .. 2;
+	my @first = file_lines($afile);
+	is(scalar(@first), 2, 'full disk: the audit file has its first 2 records while there is room');
+
+	fill_fs("$fs/filler");
+	my @st = stat($afile);
+	diag sprintf('full disk: audit file of %d bytes, %d bytes free in its last page',
+		$st[7], $st[12] * 512 - $st[7]);
+	my ($dropped0, $total0) = split /\|/, $s->query('SELECT records_dropped, records_total FROM pgtls_audit.stats');
+	my $off = log_offset($node);
+	my $good = 0;
+	for (1 .. 8)
+	{
+		my $r = attempt($node, user => 'regress_alice', password => 'regress_pw');
+		$good++ if $r->{rc} == 0 && $r->{stderr} !~ /WARNING/;
+	}
+	is($good, 8, 'full disk: 8 logins succeed, no warning to the client');
+	ok(poll_until($s, 'SELECT records_total = ' . ($total0 + 8) . ' FROM pgtls_audit.stats'),
+		'full disk: the 8 attempts are counted');
+	my @lines = file_lines($afile);
+	my $added = @lines - 2;
+	my $dropped = $s->query('SELECT records_dropped FROM pgtls_audit.stats') - $dropped0;
+	diag "full disk: $added records written whole, $dropped dropped";
+	ok($dropped > 0, 'full disk: records were dropped');
+	is($added + $dropped, 8, 'full disk: each record is in the file or counted in records_dropped');
+	my $bad = grep { !eval { JSON::PP::decode_json($_); 1 } } @lines;
+	is($bad, 0, 'full disk: no half-written record in the file: every line is one JSON object, the last ends');
+	my $tail = substr(slurp_text($node->logfile), $off);
+	like($tail, qr/WARNING:  pgtls_audit could not write to audit file "\Q$afile\E": No space left on device/,
+		'full disk: one WARNING in the server log names the file and the reason');
+	is(scalar(grep { ($_->{user} // '') eq 'regress_alice' } new_records($node, $off)), 8,
+		'full disk: the server log has all 8 records');
+	is($s->query('SELECT 1'), '1', 'full disk: the server goes on');
+	$s->query('ALTER SYSTEM RESET pgtls_audit.log_destination');
+	$s->query('ALTER SYSTEM RESET pgtls_audit.log_file');
+	$s->query('SELECT pg_reload_conf()');
+
+	# the state file: pg_stat moved to the tmpfs (a symlink), full at shutdown
+	$s->close;
+	$node->stop;
+	unlink "$fs/filler" or die;
+	my $fsstat = "$fs/pg_stat";
+	mkdir $fsstat, 0700 or die "$fsstat: $!";
+	opendir my $dh, $pgstat or die;
+	for my $f (grep { !/^\.\.?$/ } readdir $dh) { File::Copy::move("$pgstat/$f", "$fsstat/$f") or die "$f: $!"; }
+	closedir $dh;
+	rename $pgstat, "$pgstat.orig" or die;
+	symlink $fsstat, $pgstat or die;
+	$node->start;
+	$s = open_session($node);
+	login(user => 'regress_alice');
+	ok(poll_until($s, "SELECT clients_entries > 0 FROM pgtls_audit.stats"), 'full pg_stat: the inventory has entries to save');
+	fill_fs("$fs/filler");
+	$s->close;
+	$off = log_offset($node);
+	my $stopped = eval { $node->stop('fast'); 1 };
+	ok($stopped, 'full pg_stat: the server stops');
+	$tail = substr(slurp_text($node->logfile), $off);
+	like($tail, qr/LOG:  could not write file "pg_stat\/pgtls_audit\.stat\.tmp": No space left on device\n.*DETAIL:  The pgtls_audit inventory is not saved; the next start begins with an empty inventory\./,
+		'full pg_stat: a LOG names the file and the reason, its DETAIL says what it means');
+	ok(!-e "$fsstat/pgtls_audit.stat" && !-e "$fsstat/pgtls_audit.stat.tmp",
+		'full pg_stat: no state file and no partial file');
+	unlink "$fs/filler" or die;
+	unlink $pgstat or die;
+	rename "$pgstat.orig", $pgstat or die;
+	$off = log_offset($node);
+	$node->start;
+	$s = open_session($node);
+	is($s->query('SELECT records_total, clients_entries FROM pgtls_audit.stats'), '1|1',
+		'full pg_stat: the next start is empty (only this session)');
+	unlike(substr(slurp_text($node->logfile), $off), qr/WARNING:.*pgtls_audit/,
+		'full pg_stat: no warning at the next start');
+	my $after = attempt($node, user => 'regress_alice', password => 'regress_pw');
+	is($after->{rc}, 0, 'full pg_stat: logins go on after the restart') or diag $after->{stderr};
+}
 $s->close;
 $node->stop;
 done_testing();

@@ -87,6 +87,7 @@ __typeof__(pgtls_audit_log_level) pgtls_audit_log_level = LOG;
 __typeof__(pgtls_audit_policy_min_protocol) pgtls_audit_policy_min_protocol = TLS_RANK_TLSV1_2;
 __typeof__(pgtls_audit_preloaded) pgtls_audit_preloaded = false;
 __typeof__(pgtls_audit_debug_inject_failure) pgtls_audit_debug_inject_failure = 0;
+__typeof__(pgtls_audit_debug_lock_timing) pgtls_audit_debug_lock_timing = false;
 
 /*
  * audit/record.c asks audit/tls.c, which the probe does not compile (it
