@@ -65,6 +65,19 @@ my $got = $node->safe_psql('postgres',
 is($got, join(' ', ($n) x 4, $n, $n, 0, $n, 0, $n, 0, $n, 0),
 	"fill($n): every view has exactly $n rows, stats agree, nothing evicted");
 
+# hba_usage has no size setting: it holds 1,024 lines.  The fill names
+# 1,100 lines in turn (line 90 + k % 1100), so once the table is full every
+# attempt misses and evicts the least recently used line: 10,000 - 1,024
+# evictions, and the newest 1,024 lines are kept, one attempt each
+# (attempts k = 8976 .. 9999: lines 266 .. 1189 and 90 .. 189).
+is($node->safe_psql('postgres',
+		"SELECT pgtls_audit.reset() \\gset\nSELECT pgtls_fill.fill($n) AS total \\gset\n"
+		  . "SELECT s.hba_entries || ' ' || s.hba_evicted || ' ' || u.n || ' ' || u.attempts || ' ' || u.lo || ' ' || u.hi "
+		  . "FROM pgtls_audit.stats s, (SELECT count(*) AS n, sum(attempts) AS attempts, min(hba_line) AS lo, "
+		  . "max(hba_line) AS hi FROM pgtls_audit.hba_usage) u"),
+	'1024 8976 1024 1024 90 1189',
+	'hba_usage full: 1,024 lines kept, every eviction counted, the newest lines kept');
+
 # the distinct values the fill made (20 issuers, 400 users, 30 databases),
 # through the GROUP BY queries a DBA writes
 is($node->safe_psql('postgres', q{

@@ -56,6 +56,13 @@ PG_FUNCTION_INFO_V1(pgtls_fill_shmem_sizes);
 #include "inventory/inventory.c"
 
 /*
+ * inventory.c reads pgtls_audit.debug_lock_timing, a variable of the main
+ * module's pgtls_audit.c (not compiled here): the fill's own acquisitions
+ * are never timed.
+ */
+__typeof__(pgtls_audit_debug_lock_timing) pgtls_audit_debug_lock_timing = false;
+
+/*
  * The size settings of the running server into inventory.c's variables
  * (this module's copies), or an error when pgtls_audit is not preloaded.
  */
@@ -105,6 +112,7 @@ fill_attach(void)
 #define FILL_ISSUERS	20
 #define FILL_USERS		400
 #define FILL_DATABASES	30
+#define FILL_HBA_LINES	1100
 
 static const char *const fill_apps[] = {
 	"psql", "orders-service", "PostgreSQL JDBC Driver", "pgbench",
@@ -273,7 +281,8 @@ pgtls_fill_fill(PG_FUNCTION_ARGS)
 		rec.client_not_after = now + (TimestampTz) (30 + k % 700) * USECS_PER_DAY;
 		rec.client_fingerprint = fingerprint;
 		rec.hba_file = (char *) hba_file;
-		rec.hba_line = 90 + (int) (k % 40);
+		/* 1,100 lines in turn: more than hba_usage holds (1,024) */
+		rec.hba_line = 90 + (int) (k % FILL_HBA_LINES);
 		rec.auth_method = "cert";
 		rec.identity = subject;
 		rec.policy = AUDIT_POLICY_OK;
