@@ -176,6 +176,90 @@ fill_offer(AuditOffer *o, uint32 f)
 }
 
 /*
+ * Synthetic attempt k (the values as described at pgtls_fill_fill), at
+ * time ts, into the inventory through inventory_add.
+ */
+static void
+fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
+				 TimestampTz now, const char *hba_file)
+{
+	uint32		f = (uint32) (k % nfingerprints);
+	AuditRecord rec;
+	InventoryDecision decision;
+	char		addr[INV_ADDR_LEN];
+	char		port[INV_PORT_LEN];
+	char		user[INV_NAME_LEN];
+	char		db[INV_NAME_LEN];
+	char		subject[INV_DN_LEN];
+	char		issuer[INV_DN_LEN];
+	char		serial[INV_SERIAL_LEN];
+	char		fingerprint[INV_FP_LEN];
+	char		ja4[INV_JA4_LEN];
+	bool		tls12;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(addr, sizeof(addr), "10.%u.%u.%u",
+			 (unsigned) ((k >> 16) & 255), (unsigned) ((k >> 8) & 255),
+			 (unsigned) (k & 255));
+	if (k >= (UINT64CONST(1) << 24))
+		snprintf(addr, sizeof(addr), "fd00::%x:%x",
+				 (unsigned) (k >> 16), (unsigned) (k & 0xffff));
+	snprintf(port, sizeof(port), "%u", (unsigned) (32768 + k % 28000));
+	snprintf(user, sizeof(user), "app_user_%03u", (unsigned) (k % FILL_USERS));
+	snprintf(db, sizeof(db), "db_%02u", (unsigned) (k % FILL_DATABASES));
+	snprintf(subject, sizeof(subject),
+			 "CN=%s client %llu,OU=Services,O=Example Corp,C=US",
+			 user, (unsigned long long) k);
+	snprintf(issuer, sizeof(issuer),
+			 "CN=Example Issuing CA %02u,OU=Public Key Infrastructure,O=Example Corp,L=Springfield,ST=Illinois,C=US",
+			 (unsigned) (k % FILL_ISSUERS));
+	snprintf(serial, sizeof(serial), "4242%020llu", (unsigned long long) k);
+	for (int j = 0; j < 8; j++)
+		snprintf(fingerprint + 8 * j, 9, "%08x",
+				 hash_bytes_uint32((uint32) (k * 8 + j)));
+	snprintf(ja4, sizeof(ja4), "t13d3109h2_%012x_%012x",
+			 (unsigned) f, hash_bytes_uint32(f) & 0xffffff);
+	fill_offer(&rec.offer, f);
+	tls12 = rec.offer.versions[0] != 0x0304;
+	if (tls12)
+		ja4[2] = '2';
+
+	rec.event = AUDIT_EVENT_ESTABLISHED;
+	rec.outcome = AUDIT_OUTCOME_SUCCESS;
+	rec.ts = ts;
+	rec.pid = 100000 + (int) (k % 50000);
+	rec.remote_host = addr;
+	rec.remote_port = port;
+	rec.user_name = user;
+	rec.database_name = db;
+	rec.application_name = (char *) fill_apps[k % lengthof(fill_apps)];
+	rec.ssl = true;
+	rec.protocol = tls12 ? "TLSv1.2" : "TLSv1.3";
+	rec.cipher = tls12 ? "ECDHE-RSA-AES256-GCM-SHA384" : "TLS_AES_256_GCM_SHA384";
+	rec.bits = 256;
+	rec.alpn = -1;
+	rec.client_cert_present = true;
+	rec.client_dn = subject;
+	rec.issuer_dn = issuer;
+	rec.client_serial = serial;
+	rec.has_not_after = true;
+	rec.client_not_after = now + (TimestampTz) (30 + k % 700) * USECS_PER_DAY;
+	rec.client_fingerprint = fingerprint;
+	rec.hba_file = (char *) hba_file;
+	/* 1,100 lines in turn: more than hba_usage holds (1,024) */
+	rec.hba_line = 90 + (int) (k % FILL_HBA_LINES);
+	rec.auth_method = "cert";
+	rec.identity = subject;
+	rec.policy = AUDIT_POLICY_OK;
+	rec.sni = (k % 3 == 0) ? NULL : "db.example.com";
+	rec.offered_alpn = "postgresql";
+	rec.ja4 = ja4;
+	rec.has_offer = true;
+
+	inventory_add(&rec, AUDIT_LOG_ON, 3600, &decision);
+}
+
+/*
  * pgtls_fill.fill(attempts, fingerprints): add attempts synthetic
  * successful TLS 1.3/1.2 attempts with client certificates.  Attempt k
  * (counted on from the inventory's records_total, so a second call adds
@@ -216,82 +300,9 @@ pgtls_fill_fill(PG_FUNCTION_ARGS)
 
 	for (int32 i = 0; i < attempts; i++)
 	{
-		uint64		k = base + i;
-		uint32		f = (uint32) (k % nfingerprints);
-		AuditRecord rec;
-		InventoryDecision decision;
-		char		addr[INV_ADDR_LEN];
-		char		port[INV_PORT_LEN];
-		char		user[INV_NAME_LEN];
-		char		db[INV_NAME_LEN];
-		char		subject[INV_DN_LEN];
-		char		issuer[INV_DN_LEN];
-		char		serial[INV_SERIAL_LEN];
-		char		fingerprint[INV_FP_LEN];
-		char		ja4[INV_JA4_LEN];
-		bool		tls12;
-
 		CHECK_FOR_INTERRUPTS();
-		memset(&rec, 0, sizeof(rec));
-		snprintf(addr, sizeof(addr), "10.%u.%u.%u",
-				 (unsigned) ((k >> 16) & 255), (unsigned) ((k >> 8) & 255),
-				 (unsigned) (k & 255));
-		if (k >= (UINT64CONST(1) << 24))
-			snprintf(addr, sizeof(addr), "fd00::%x:%x",
-					 (unsigned) (k >> 16), (unsigned) (k & 0xffff));
-		snprintf(port, sizeof(port), "%u", (unsigned) (32768 + k % 28000));
-		snprintf(user, sizeof(user), "app_user_%03u", (unsigned) (k % FILL_USERS));
-		snprintf(db, sizeof(db), "db_%02u", (unsigned) (k % FILL_DATABASES));
-		snprintf(subject, sizeof(subject),
-				 "CN=%s client %llu,OU=Services,O=Example Corp,C=US",
-				 user, (unsigned long long) k);
-		snprintf(issuer, sizeof(issuer),
-				 "CN=Example Issuing CA %02u,OU=Public Key Infrastructure,O=Example Corp,L=Springfield,ST=Illinois,C=US",
-				 (unsigned) (k % FILL_ISSUERS));
-		snprintf(serial, sizeof(serial), "4242%020llu", (unsigned long long) k);
-		for (int j = 0; j < 8; j++)
-			snprintf(fingerprint + 8 * j, 9, "%08x",
-					 hash_bytes_uint32((uint32) (k * 8 + j)));
-		snprintf(ja4, sizeof(ja4), "t13d3109h2_%012x_%012x",
-				 (unsigned) f, hash_bytes_uint32(f) & 0xffffff);
-		fill_offer(&rec.offer, f);
-		tls12 = rec.offer.versions[0] != 0x0304;
-		if (tls12)
-			ja4[2] = '2';
-
-		rec.event = AUDIT_EVENT_ESTABLISHED;
-		rec.outcome = AUDIT_OUTCOME_SUCCESS;
-		rec.ts = now - (TimestampTz) (attempts - i) * 1000;
-		rec.pid = 100000 + (int) (k % 50000);
-		rec.remote_host = addr;
-		rec.remote_port = port;
-		rec.user_name = user;
-		rec.database_name = db;
-		rec.application_name = (char *) fill_apps[k % lengthof(fill_apps)];
-		rec.ssl = true;
-		rec.protocol = tls12 ? "TLSv1.2" : "TLSv1.3";
-		rec.cipher = tls12 ? "ECDHE-RSA-AES256-GCM-SHA384" : "TLS_AES_256_GCM_SHA384";
-		rec.bits = 256;
-		rec.alpn = -1;
-		rec.client_cert_present = true;
-		rec.client_dn = subject;
-		rec.issuer_dn = issuer;
-		rec.client_serial = serial;
-		rec.has_not_after = true;
-		rec.client_not_after = now + (TimestampTz) (30 + k % 700) * USECS_PER_DAY;
-		rec.client_fingerprint = fingerprint;
-		rec.hba_file = (char *) hba_file;
-		/* 1,100 lines in turn: more than hba_usage holds (1,024) */
-		rec.hba_line = 90 + (int) (k % FILL_HBA_LINES);
-		rec.auth_method = "cert";
-		rec.identity = subject;
-		rec.policy = AUDIT_POLICY_OK;
-		rec.sni = (k % 3 == 0) ? NULL : "db.example.com";
-		rec.offered_alpn = "postgresql";
-		rec.ja4 = ja4;
-		rec.has_offer = true;
-
-		inventory_add(&rec, AUDIT_LOG_ON, 3600, &decision);
+		fill_one_attempt(base + i, nfingerprints,
+						 now - (TimestampTz) (attempts - i) * 1000, now, hba_file);
 	}
 
 	SpinLockAcquire(&inventory->mutex);
