@@ -225,6 +225,9 @@ sub extract_record_lines
 {
 	my ($text) = @_;
 	my @lines;
+	# a line the server is still writing has no newline yet (a read of the
+	# log can see part of a write): it is left for the next read
+	$text =~ s/[^\n]*\z//;
 	for my $line (split /\n/, $text)
 	{
 		push @lines, $1 if $line =~ /(?:LOG|WARNING|NOTICE|INFO|DEBUG\d?):\s+PGTLS_AUDIT (.*)$/;
