@@ -173,6 +173,12 @@ make_cert(int i, EVP_PKEY *key, const char *cn, const char *org, int style,
 	return cert;
 }
 
+/*
+ * One straight pass, kept in one function on purpose: read the arguments,
+ * make the CA keys and certificates, then the N leaves in one loop, and
+ * write them out.  A benchmark input generator, not part of the module or
+ * the test suite; splitting it would only pass its dozen locals around.
+ */
 int
 main(int argc, char **argv)
 {
