@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "audit/client_hello.h"
@@ -521,15 +522,33 @@ ja4_append_hex(char *buf, size_t *pos, const uint16_t *v, int n)
 	}
 }
 
+/*
+ * SHA-256 for JA4, fetched once.  With OpenSSL 3.0 the one-shot SHA256()
+ * fetches the implementation at every call, which was most of JA4's cost;
+ * the server fetches it in _PG_init (pgtls_ja4_prepare), so that each new
+ * backend inherits it.
+ */
+static EVP_MD *ja4_sha256 = NULL;
+
+void
+pgtls_ja4_prepare(void)
+{
+	if (ja4_sha256 == NULL)
+		ja4_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* The first 12 lowercase hex digits of SHA-256(text[0..n)) into out. */
 static void
 ja4_hash12(const char *text, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[EVP_MAX_MD_SIZE];
 	int			i;
 
-	SHA256((const unsigned char *) text, n, md);
+	pgtls_ja4_prepare();
+	if (ja4_sha256 == NULL ||
+		EVP_Digest(text, n, md, NULL, ja4_sha256, NULL) != 1)
+		SHA256((const unsigned char *) text, n, md);
 	for (i = 0; i < 6; i++)
 	{
 		out[2 * i] = hex[md[i] >> 4];

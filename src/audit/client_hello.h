@@ -105,7 +105,9 @@ extern bool pgtls_tls_grease(uint16_t v);
  * (technical_details/JA4.md) defines it, always for TLS over TCP ('t'), into
  * buf (at least PGTLS_JA4_LEN + 1 bytes).  Of a truncated hello it covers
  * only the values kept, so it may differ from the client's true JA4.
+ * pgtls_ja4_prepare() fetches its SHA-256 once (pgtls_ja4 calls it too).
  */
+extern void pgtls_ja4_prepare(void);
 extern void pgtls_ja4(const PgtlsClientHello *ch, char *buf);
 
 /*

@@ -22,8 +22,11 @@
  *		  already made every string valid UTF-8: this is a second guard).
  *
  * Formatting cannot raise an error, because records are also written from
- * an on_proc_exit callback: the record is measured in a first pass and
- * written in a second into one buffer allocated with MCXT_ALLOC_NO_OOM.
+ * an on_proc_exit callback: the record is written into a buffer of
+ * FORMAT_FIRST_SIZE bytes allocated with MCXT_ALLOC_NO_OOM, which holds
+ * almost every record (800 to 1,400 bytes); the writers count on past its
+ * end, and a longer record is written once more into a buffer of exactly
+ * its size.
  *
  * src/audit/format.c
  *
@@ -66,13 +69,18 @@ valid_utf8_length(const unsigned char *s, size_t remaining)
 	return l;
 }
 
+/* the first buffer of format_alloc: most records fit (see above) */
+#define FORMAT_FIRST_SIZE 4096
+
 /*
- * Field writers: one per value kind, shared by both formats.  With data ==
- * NULL they only count the bytes (first pass).
+ * Field writers: one per value kind, shared by both formats.  They write
+ * what fits into data[0..cap) and count every byte in len, so a record
+ * longer than cap is measured in the same pass.
  */
 typedef struct RecordWriter
 {
 	char	   *data;
+	size_t		cap;
 	size_t		len;
 	AuditLogFormat format;
 	bool		json;			/* json or json_compact */
@@ -83,7 +91,7 @@ typedef struct RecordWriter
 static void
 put_bytes(RecordWriter *w, const char *s, size_t n)
 {
-	if (w->data)
+	if (w->len + n <= w->cap)
 		memcpy(w->data + w->len, s, n);
 	w->len += n;
 }
@@ -92,6 +100,13 @@ static void
 put_cstr(RecordWriter *w, const char *s)
 {
 	put_bytes(w, s, strlen(s));
+}
+
+/* printable ASCII that neither format escapes */
+static inline bool
+plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
 /*
@@ -112,6 +127,18 @@ append_quoted(RecordWriter *w, const char *str)
 		unsigned char c = *p;
 		int			len = 1;
 
+		if (plain_ascii(c))
+		{
+			/* a run of bytes written as they are: one copy, not one a byte */
+			size_t		run = 1;
+
+			while (run < remaining && plain_ascii(p[run]))
+				run++;
+			put_bytes(w, (const char *) p, run);
+			p += run;
+			remaining -= run;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 		{
 			esc[0] = '\\';
@@ -130,8 +157,6 @@ append_quoted(RecordWriter *w, const char *str)
 					 w->json ? "\\u%04x" : "\\x%02x", c);
 			put_cstr(w, esc);
 		}
-		else if (c < 0x80)
-			put_bytes(w, (const char *) p, 1);
 		else if ((len = valid_utf8_length(p, remaining)) == 0)
 		{
 			put_cstr(w, w->json ? "\\ufffd" : "\xEF\xBF\xBD");
@@ -332,34 +357,53 @@ write_fields(RecordWriter *w, const AuditRecord *rec)
 }
 
 /*
- * Measure, allocate and write: bare means the audit file's line (no
- * marker, JSON, ending in a newline).  NULL if the memory cannot be had.
+ * Write the record into data[0..cap) (counting on past cap, see
+ * RecordWriter): bare means the audit file's line (no marker, JSON, ending
+ * in a newline).  Returns the record's length without the final zero.
+ */
+static size_t
+format_into(const AuditRecord *rec, AuditLogFormat format, bool bare,
+			char *data, size_t cap)
+{
+	RecordWriter w = {data, cap, 0, format,
+		format == AUDIT_FORMAT_JSON || format == AUDIT_FORMAT_JSON_COMPACT,
+	true, bare};
+
+	write_fields(&w, rec);
+	if (bare)
+		put_bytes(&w, "\n", 1);
+	return w.len;
+}
+
+/*
+ * The record in a buffer allocated in context: one pass when it fits
+ * FORMAT_FIRST_SIZE, else a second at its size.  NULL if the memory cannot
+ * be had.
  */
 static char *
 format_alloc(const AuditRecord *rec, AuditLogFormat format, bool bare,
 			 MemoryContext context, size_t *len)
 {
-	RecordWriter w = {NULL, 0, format,
-		format == AUDIT_FORMAT_JSON || format == AUDIT_FORMAT_JSON_COMPACT,
-	true, bare};
 	char	   *data;
+	size_t		n;
 
-	write_fields(&w, rec);
-	if (bare)
-		w.len++;
-	if (!AllocSizeIsValid(w.len + 1))
-		return NULL;
-	data = MemoryContextAllocExtended(context, w.len + 1, MCXT_ALLOC_NO_OOM);
+	data = MemoryContextAllocExtended(context, FORMAT_FIRST_SIZE,
+									  MCXT_ALLOC_NO_OOM);
 	if (data == NULL)
 		return NULL;
-	w.data = data;
-	w.len = 0;
-	w.first = true;
-	write_fields(&w, rec);
-	if (bare)
-		put_bytes(&w, "\n", 1);
-	data[w.len] = '\0';
-	*len = w.len;
+	n = format_into(rec, format, bare, data, FORMAT_FIRST_SIZE - 1);
+	if (n > FORMAT_FIRST_SIZE - 1)
+	{
+		pfree(data);
+		if (!AllocSizeIsValid(n + 1))
+			return NULL;
+		data = MemoryContextAllocExtended(context, n + 1, MCXT_ALLOC_NO_OOM);
+		if (data == NULL)
+			return NULL;
+		n = format_into(rec, format, bare, data, n);
+	}
+	data[n] = '\0';
+	*len = n;
 	return data;
 }
 

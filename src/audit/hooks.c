@@ -69,12 +69,14 @@
  */
 #include "pgtls_audit.h"
 
+#include "audit/client_hello.h"
 #include "audit/format.h"
 #include "audit/hooks.h"
 #include "audit/log_file.h"
 #include "audit/offer.h"
 #include "audit/record.h"
 #include "audit/tls.h"
+#include "common/x509.h"
 #include "inventory/inventory.h"
 
 #include <signal.h>
@@ -560,4 +562,12 @@ audit_hooks_install(void)
 	emit_log_hook = audit_emit_log;
 	audit_install_tls_init_hook(audit_hooks_tls_handshake_started);
 	inventory_set_summary_writer(write_summary);
+
+	/*
+	 * The SHA-256 of JA4 and of the certificate fingerprint, fetched here in
+	 * the postmaster so that every backend inherits them: with OpenSSL 3.0 a
+	 * fetch costs more than the hashing it serves.
+	 */
+	pgtls_ja4_prepare();
+	(void) pgtls_sha256_md();
 }

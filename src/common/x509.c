@@ -181,6 +181,22 @@ pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
 	return result;
 }
 
+/*
+ * SHA-256, fetched once: with OpenSSL 3.0, EVP_sha256() makes X509_digest()
+ * fetch the implementation at every call, and in the certificate's library
+ * context, which may have none (certs/parse.c).  _PG_init fetches it in the
+ * postmaster, so that each new backend inherits it.  NULL if it cannot.
+ */
+const EVP_MD *
+pgtls_sha256_md(void)
+{
+	static EVP_MD *sha256 = NULL;
+
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return sha256;
+}
+
 /* SHA-256 of the DER certificate in lower-case hex; see x509.h. */
 char *
 pgtls_sha256_hex(const X509 *cert, PgtlsAllocator *mem)
@@ -188,21 +204,11 @@ pgtls_sha256_hex(const X509 *cert, PgtlsAllocator *mem)
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	const EVP_MD *sha256 = pgtls_sha256_md();
 	char	   *hex;
 
-	/*
-	 * Fetched once: with OpenSSL 3.0, EVP_sha256() makes X509_digest()
-	 * fetch the implementation at every call, and in the certificate's
-	 * library context, which may have none (certs/parse.c).
-	 */
-	static EVP_MD *sha256 = NULL;
-
 	if (sha256 == NULL)
-	{
-		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-		if (sha256 == NULL)
-			return NULL;
-	}
+		return NULL;
 	if (X509_digest(cert, sha256, md, &mdlen) != 1)
 		return NULL;
 	hex = pgtls_alloc(mem, mdlen * 2 + 1);

@@ -47,6 +47,8 @@ typedef struct PgtlsAllocator
 extern char *pgtls_x509_name_text(const struct X509_name_st *name,
 								  bool escape_non_ascii, bool valid_utf8,
 								  size_t *len, PgtlsAllocator *mem);
+/* SHA-256, fetched once per process (NULL if OpenSSL has none) */
+extern const struct evp_md_st *pgtls_sha256_md(void);
 /* The SHA-256 fingerprint of the DER certificate in lower-case hex */
 extern char *pgtls_sha256_hex(const struct x509_st *cert, PgtlsAllocator *mem);
 /* An ASN.1 INTEGER (a serial, a CRL number) in decimal or upper-case hex */

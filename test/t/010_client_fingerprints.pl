@@ -201,6 +201,31 @@ else
 		'false||TLSv1.3 TLS_AES_128_GCM_SHA256', 'ssl_tls13_ciphers on 18+: the proposed suite is used');
 }
 
+# --- a record longer than the formatter's first buffer (4,096 bytes):
+# a client offering every suite OpenSSL has, in json and then in text.
+# Each record must be whole (it parses) and carry the same offer as its
+# connections row, which is built from the stored codes, not the record.
+for my $format ('json', 'text')
+{
+	$s->query("ALTER SYSTEM SET pgtls_audit.log_format = '$format'");
+	$s->query('SELECT pg_reload_conf()');
+	poll_until($s, "SELECT current_setting('pgtls_audit.log_format') = '$format'")
+	  or die "log_format $format not applied";
+	my $o2 = log_offset($node);
+	s_client('-tls1_2', '-cipher', 'ALL:@SECLEVEL=0');
+	my ($long) = wait_records($node, $o2, 1);
+	my ($line) = PgtlsAuditTest::extract_record_lines(substr(slurp_text($node->logfile), $o2));
+	cmp_ok(length($line // ''), '>', 4096, "$format: the record of a client offering every suite is over 4,096 bytes");
+	my @offered = ref $long->{offered_ciphers} ? @{ $long->{offered_ciphers} } : split /,/, $long->{offered_ciphers} // '';
+	cmp_ok(scalar(@offered), '>', 100, "$format: the long record lists the offered suites");
+	my $row = decode_json($s->query(
+			"SELECT json_build_object('c', offered_ciphers, 'j', ja4) FROM pgtls_audit.connections WHERE pid = $long->{pid}"));
+	is_deeply([ \@offered, $long->{ja4} ], [ $row->{c}, $row->{j} ],
+		"$format: the long record has its connections row's offer");
+}
+$s->query("ALTER SYSTEM RESET pgtls_audit.log_format");
+$s->query('SELECT pg_reload_conf()');
+
 # privileges: pg_monitor only for settings_impact, pg_read_all_stats for
 # the fingerprints; other roles get 42501
 $node->safe_psql('postgres', 'CREATE ROLE regress_fp_plain LOGIN; CREATE ROLE regress_fp_mon LOGIN IN ROLE pg_monitor');
