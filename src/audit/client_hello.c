@@ -523,18 +523,22 @@ ja4_append_hex(char *buf, size_t *pos, const uint16_t *v, int n)
 }
 
 /*
- * SHA-256 for JA4, fetched once.  With OpenSSL 3.0 the one-shot SHA256()
- * fetches the implementation at every call, which was most of JA4's cost;
- * the server fetches it in _PG_init (pgtls_ja4_prepare), so that each new
- * backend inherits it.
+ * SHA-256 for JA4, fetched once, and one digest context reused.  With
+ * OpenSSL 3.0 the one-shot SHA256() fetches the implementation and makes a
+ * context at every call, which was most of JA4's cost; the server prepares
+ * both in _PG_init (pgtls_ja4_prepare), so that each new backend inherits
+ * them.
  */
 static EVP_MD *ja4_sha256 = NULL;
+static EVP_MD_CTX *ja4_ctx = NULL;
 
 void
 pgtls_ja4_prepare(void)
 {
 	if (ja4_sha256 == NULL)
 		ja4_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ja4_ctx == NULL)
+		ja4_ctx = EVP_MD_CTX_new();
 }
 
 /* The first 12 lowercase hex digits of SHA-256(text[0..n)) into out. */
@@ -546,8 +550,10 @@ ja4_hash12(const char *text, size_t n, char *out)
 	int			i;
 
 	pgtls_ja4_prepare();
-	if (ja4_sha256 == NULL ||
-		EVP_Digest(text, n, md, NULL, ja4_sha256, NULL) != 1)
+	if (ja4_sha256 == NULL || ja4_ctx == NULL ||
+		EVP_DigestInit_ex2(ja4_ctx, ja4_sha256, NULL) != 1 ||
+		EVP_DigestUpdate(ja4_ctx, text, n) != 1 ||
+		EVP_DigestFinal_ex(ja4_ctx, md, NULL) != 1)
 		SHA256((const unsigned char *) text, n, md);
 	for (i = 0; i < 6; i++)
 	{

@@ -142,18 +142,39 @@ audit_offer_naming_ssl(void)
 	return ssl;
 }
 
-/* A list of offered values as comma-separated names */
+/*
+ * A list of offered values as comma-separated names, written straight into
+ * the record's memory: measured in a first pass, so that no list buffer of
+ * the maximum size (8 kB) sits on the stack, pushing the callees' frames
+ * into stack pages this backend has not touched yet (each a page fault).
+ */
 static char *
 offer_list_names(AuditRecord *rec, AuditOfferKind kind, const uint16 *values,
 				 int n, SSL *ssl)
 {
-	OfferList	l;
 	char		name[AUDIT_OFFER_NAME_LEN];
+	size_t		len = 0;
+	char	   *list,
+			   *p;
 
-	OFFER_LIST_INIT(l);
 	for (int i = 0; i < n; i++)
-		offer_list_add(&l, audit_offer_value_name(kind, values[i], ssl, name));
-	return offer_list_copy(rec, &l);
+		len += strlen(audit_offer_value_name(kind, values[i], ssl, name)) + 1;
+	list = audit_record_alloc(rec, len + 1);
+	if (list == NULL)
+		return NULL;
+	p = list;
+	for (int i = 0; i < n; i++)
+	{
+		const char *v = audit_offer_value_name(kind, values[i], ssl, name);
+		size_t		k = strlen(v);
+
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, v, k);
+		p += k;
+	}
+	*p = '\0';
+	return list;
 }
 
 /* Copy a parsed list into the record's offer, GREASE values left out */

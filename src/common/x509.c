@@ -62,11 +62,18 @@ pgtls_valid_utf8_size(const char *source, size_t len)
 
 	while (len > 0)
 	{
-		int			l = pg_utf_mblen(src);
+		int			l;
 
 		if (*src < 0x80 && *src != 0)
-			l = 1;
-		else if (*src == 0 || (size_t) l > len || !pg_utf8_islegal(src, l))
+		{
+			/* ASCII, most of what a connection sends: no call per byte */
+			out++;
+			src++;
+			len--;
+			continue;
+		}
+		l = pg_utf_mblen(src);
+		if (*src == 0 || (size_t) l > len || !pg_utf8_islegal(src, l))
 		{
 			/* one invalid byte becomes U+FFFD (3 bytes) */
 			out += 3;
@@ -94,11 +101,23 @@ pgtls_make_valid_utf8(char *dst, const char *src, size_t len)
 
 	while (len > 0)
 	{
-		int			l = pg_utf_mblen(s);
+		int			l;
 
 		if (*s < 0x80 && *s != 0)
-			l = 1;
-		else if (*s == 0 || (size_t) l > len || !pg_utf8_islegal(s, l))
+		{
+			/* a run of ASCII in one copy */
+			size_t		run = 1;
+
+			while (run < len && s[run] < 0x80 && s[run] != 0)
+				run++;
+			memcpy(dst, s, run);
+			dst += run;
+			s += run;
+			len -= run;
+			continue;
+		}
+		l = pg_utf_mblen(s);
+		if (*s == 0 || (size_t) l > len || !pg_utf8_islegal(s, l))
 		{
 			memcpy(dst, "\xEF\xBF\xBD", 3);
 			dst += 3;

@@ -7,7 +7,9 @@
 # worker process is forked during a measurement, and stops it on exit.
 
 v=${BENCH_PG_VERSION:-15}
-bindir=/usr/lib/postgresql/$v/bin
+# BENCH_PG_BINDIR: another installation of that version (a private copy
+# with another build of the module, for an old-against-new run)
+bindir=${BENCH_PG_BINDIR:-/usr/lib/postgresql/$v/bin}
 as_postgres() { runuser -u postgres -- "$@"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) exit 1; print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # med "v1 v2 ...": median of a space-separated list

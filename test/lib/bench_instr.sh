@@ -63,6 +63,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench_instr: run as root (the server runs as the postgres user)" >&2
 	exit 2
 fi
+# valgrind (callgrind_annotate is in the same package), the packages
+# test/lib/packages.sh names for the memory checkers
+source "$here/test/lib/packages.sh"
+install_checker_packages >/dev/null || exit 1
 command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null || {
 	echo "bench_instr: valgrind (with callgrind_annotate) is not installed" >&2; exit 1; }
 
@@ -134,20 +138,26 @@ for b in "${builds[@]}"; do
 done
 transports=${BENCH_INSTR_TRANSPORTS:-tls13 tls12 plain}
 
-# backend_totals FILE: "total module" instructions of one backend's file
-backend_totals() {
-	local f=$1 total mod
+# backend_counts FILE: "total module elog" instructions of one backend's
+# file: its total; the inclusive sum of the module's entry points (the
+# functions core or OpenSSL call: hooks and callbacks, none of which calls
+# another); the inclusive sum of core's error-reporting calls (errstart,
+# errmsg, errdetail, errfinish, ...: none calls another), which is the
+# cost of core's log_connections lines in the core configuration
+backend_counts() {
+	local f=$1 total
 	total=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$f" | head -n 1)
 	[ -n "$total" ] || total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$f" | head -n 1)
-	# the module's entry points, inclusive: the functions core or OpenSSL
-	# call (hooks and callbacks); none of them calls another
-	mod=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
-		awk '/pgtls_audit\.so/ && /:(audit_client_authentication|audit_emit_log|audit_xact_callback|audit_exit_callback|audit_msg_callback|audit_client_hello_callback) / {
-			gsub(",", "", $1); s += $1 } END { print s + 0 }')
-	echo "$total $mod"
+	callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+		awk -v total="$total" '
+			/pgtls_audit\.so/ && /:(audit_client_authentication|audit_emit_log|audit_xact_callback|audit_exit_callback|audit_msg_callback|audit_client_hello_callback) / {
+				gsub(",", "", $1); mod += $1 }
+			/postgres(\.bin)?\]/ && /:(errstart|errmsg|errmsg_internal|errdetail|errdetail_internal|errdetail_log|errhint|errcode|errhidestmt|errhidecontext|errfinish) / {
+				gsub(",", "", $1); elog += $1 }
+			END { print total, mod + 0, elog + 0 }'
 }
 
-declare -A res_total=() res_mod=()
+declare -A res_total=() res_mod=() res_elog=()
 for c in "${configs[@]}"; do
 	b=${cfg_build[$c]}
 	bindir=$tmp/$b/usr/lib/postgresql/$v/bin
@@ -155,7 +165,7 @@ for c in "${configs[@]}"; do
 	echo "== $c: starting a cluster under callgrind"
 	bc_start "$c" "$(sed -n "s/^shared_preload_libraries = '\(.*\)'$/\1/p" <<<"${lines[0]}")" "${lines[@]:1}"
 	for tr in $transports; do
-		tots=() mods=()
+		tots=() mods=() elogs=()
 		for i in $(seq 0 "$conns"); do
 			# shellcheck disable=SC2046
 			pid=$(as_postgres env $(client_env "$tr") "$bindir/psql" -X -A -t -q -f "$tmp/pid.sql")
@@ -165,32 +175,36 @@ for c in "${configs[@]}"; do
 				[ -s "$f" ] && grep -q '^totals:\|^summary:' "$f" && break
 				sleep 0.2
 			done
-			read -r t m < <(backend_totals "$f")
-			tots+=("$t") mods+=("$m")
+			read -r t m e < <(backend_counts "$f")
+			tots+=("$t") mods+=("$m") elogs+=("$e")
 		done
 		res_total[$c.$tr]="${tots[*]}"
 		res_mod[$c.$tr]="${mods[*]}"
+		res_elog[$c.$tr]="${elogs[*]}"
 	done
 	as_postgres "$bindir/pg_ctl" -D "$data" -m fast -w -t 120 stop >/dev/null
 done
 
 {
 	echo "== instructions per connection (callgrind), PostgreSQL $v, $conns connections per cell"
-	echo "   median instructions of one backend, fork to exit (min..max); module = the sum of the"
-	echo "   module's entry points, inclusive; core = core's log_connections (core - bare)"
+	echo "   backend: median instructions of one backend, fork to exit (min..max);"
+	echo "   module: the module's entry points, inclusive (median; exact, what the module runs);"
+	echo "   core lines: core's error-reporting calls, inclusive, less bare's (core's log_connections lines)"
 	for tr in $transports; do
 		echo "-- $tr"
-		bare=$(med "${res_total[bare.$tr]}")
-		core=$(med "${res_total[core.$tr]}")
-		printf '   %-10s %12s  %-25s %10s %10s %8s %8s\n' config backend 'min..max' '- bare' module 'mod/bknd' 'mod/core'
+		core_lines=$(awk -v a="$(med "${res_elog[core.$tr]}")" -v b="$(med "${res_elog[bare.$tr]}")" 'BEGIN { print a - b }')
+		printf '   %-10s %12s  %-23s %9s %9s %7s %12s\n' config backend 'min..max' module 'µs@3GHz' '% bknd' '/core lines'
 		for c in "${configs[@]}"; do
 			t=$(med "${res_total[$c.$tr]}")
 			lo=$(tr ' ' '\n' <<<"${res_total[$c.$tr]}" | sort -n | head -n 1)
 			hi=$(tr ' ' '\n' <<<"${res_total[$c.$tr]}" | sort -n | tail -n 1)
 			m=$(med "${res_mod[$c.$tr]}")
-			awk -v c="$c" -v t="$t" -v lo="$lo" -v hi="$hi" -v b="$bare" -v k="$core" -v m="$m" 'BEGIN {
-				printf "   %-10s %12d  %-25s %10d %10d %7.2f%% %8s\n", c, t, lo ".." hi, t - b, m,
-					100 * m / t, (k - b > 0 && m > 0) ? sprintf("%.2f", m / (k - b)) : "-" }'
+			[ "$c" = core ] && m=$core_lines
+			awk -v c="$c" -v t="$t" -v lo="$lo" -v hi="$hi" -v m="$m" -v k="$core_lines" 'BEGIN {
+				printf "   %-10s %12d  %-23s %9d %9.1f %6.2f%% %12s\n", c, t, lo ".." hi, m, m / 3000,
+					100 * m / t, (k > 0 && m > 0) ? sprintf("%.2f", m / k) : "-" }'
 		done
 	done
+	echo "   (core: its module column is core's own log lines; µs@3GHz: instructions / 3,000, one"
+	echo "   instruction a cycle, an order of magnitude only)"
 } | tee ${report:+"$report"}

@@ -201,31 +201,6 @@ else
 		'false||TLSv1.3 TLS_AES_128_GCM_SHA256', 'ssl_tls13_ciphers on 18+: the proposed suite is used');
 }
 
-# --- a record longer than the formatter's first buffer (4,096 bytes):
-# a client offering every suite OpenSSL has, in json and then in text.
-# Each record must be whole (it parses) and carry the same offer as its
-# connections row, which is built from the stored codes, not the record.
-for my $format ('json', 'text')
-{
-	$s->query("ALTER SYSTEM SET pgtls_audit.log_format = '$format'");
-	$s->query('SELECT pg_reload_conf()');
-	poll_until($s, "SELECT current_setting('pgtls_audit.log_format') = '$format'")
-	  or die "log_format $format not applied";
-	my $o2 = log_offset($node);
-	s_client('-tls1_2', '-cipher', 'ALL:@SECLEVEL=0');
-	my ($long) = wait_records($node, $o2, 1);
-	my ($line) = PgtlsAuditTest::extract_record_lines(substr(slurp_text($node->logfile), $o2));
-	cmp_ok(length($line // ''), '>', 4096, "$format: the record of a client offering every suite is over 4,096 bytes");
-	my @offered = ref $long->{offered_ciphers} ? @{ $long->{offered_ciphers} } : split /,/, $long->{offered_ciphers} // '';
-	cmp_ok(scalar(@offered), '>', 100, "$format: the long record lists the offered suites");
-	my $row = decode_json($s->query(
-			"SELECT json_build_object('c', offered_ciphers, 'j', ja4) FROM pgtls_audit.connections WHERE pid = $long->{pid}"));
-	is_deeply([ \@offered, $long->{ja4} ], [ $row->{c}, $row->{j} ],
-		"$format: the long record has its connections row's offer");
-}
-$s->query("ALTER SYSTEM RESET pgtls_audit.log_format");
-$s->query('SELECT pg_reload_conf()');
-
 # privileges: pg_monitor only for settings_impact, pg_read_all_stats for
 # the fingerprints; other roles get 42501
 $node->safe_psql('postgres', 'CREATE ROLE regress_fp_plain LOGIN; CREATE ROLE regress_fp_mon LOGIN IN ROLE pg_monitor');
@@ -257,6 +232,47 @@ $node->restart;
 $s = open_session($node);
 is($s->query("SELECT json_agg(f ORDER BY ja4) FROM pgtls_audit.client_fingerprints f"), $before,
 	'client_fingerprints: kept across a restart');
+
+# --- a record longer than the formatter's first buffer (4,096 bytes): a
+# client offering every suite OpenSSL has, a server name of 250 control
+# characters and eight ALPN names of 32 (each byte escaped in the record),
+# in json and then in text.  Each record must be whole (it parses) and
+# carry the same offer as its connections row, which is built from the
+# stored codes, not from the record.
+my $long_sni = "\x01" x 250;
+my $long_alpn = join(',', map { chr($_) x 32 } 2 .. 9);
+for my $format ('json', 'text')
+{
+	$s->query("ALTER SYSTEM SET pgtls_audit.log_format = '$format'");
+	$s->query('SELECT pg_reload_conf()');
+	poll_until($s, "SELECT current_setting('pgtls_audit.log_format') = '$format'")
+	  or die "log_format $format not applied";
+	my $o2 = log_offset($node);
+	s_client('-cipher', 'ALL:@SECLEVEL=0', '-servername', $long_sni, '-alpn', $long_alpn);
+	my ($long) = wait_records($node, $o2, 1);
+	my ($line) = PgtlsAuditTest::extract_record_lines(substr(slurp_text($node->logfile), $o2));
+	cmp_ok(length($line // ''), '>', 4096, "$format: the record of the long offer is over 4,096 bytes");
+	my @offered = ref $long->{offered_ciphers} ? @{ $long->{offered_ciphers} } : split /,/, $long->{offered_ciphers} // '';
+	my @alpn = ref $long->{offered_alpn} ? @{ $long->{offered_alpn} } : split /,/, $long->{offered_alpn} // '';
+	cmp_ok(scalar(@offered), '>=', 80, "$format: the long record lists every offered suite");
+	is($long->{sni}, $long_sni, "$format: the long record's server name, unescaped, is the one sent");
+	is(scalar(@alpn), 8, "$format: the long record lists the eight ALPN names");
+	my $row = decode_json($s->query(
+			"SELECT json_build_object('c', offered_ciphers, 'a', offered_alpn, 's', sni, 'j', ja4)"
+			  . " FROM pgtls_audit.connections WHERE pid = $long->{pid}"));
+	is_deeply([ \@offered, $long->{sni}, $long->{ja4} ], [ $row->{c}, $row->{s}, $row->{j} ],
+		"$format: the long record has its connections row's suites, server name and JA4");
+	# ALPN names: %HH for each byte in the record (96 characters); the
+	# inventory keeps the list's first 127 bytes, cut with "..."
+	is_deeply(\@alpn, [ map { sprintf('%%%02X', $_) x 32 } 2 .. 9 ],
+		"$format: the long record's ALPN names, each byte as %HH");
+	my $kept = join(',', @{ $row->{a} // [] });
+	ok($kept =~ s/\.\.\.$// && length($kept) > 96 && index(join(',', @alpn), $kept) == 0,
+		"$format: the connections row keeps the start of the ALPN list, marked as cut")
+	  or diag $kept;
+}
+$s->query("ALTER SYSTEM RESET pgtls_audit.log_format");
+$s->query('SELECT pg_reload_conf()');
 $s->close;
 
 done_testing();
