@@ -144,25 +144,21 @@ audit_offer_naming_ssl(void)
 
 /*
  * A list of offered values as comma-separated names, written straight into
- * the record's memory: measured in a first pass, so that no list buffer of
- * the maximum size (8 kB) sits on the stack, pushing the callees' frames
- * into stack pages this backend has not touched yet (each a page fault).
+ * the record's memory, sized for the longest names (each under
+ * AUDIT_OFFER_NAME_LEN, with its comma): no list buffer of that size
+ * (8 kB) sits on the stack, pushing the callees' frames into stack pages
+ * this backend has not touched yet, and each value is named once.
  */
 static char *
 offer_list_names(AuditRecord *rec, AuditOfferKind kind, const uint16 *values,
 				 int n, SSL *ssl)
 {
 	char		name[AUDIT_OFFER_NAME_LEN];
-	size_t		len = 0;
-	char	   *list,
-			   *p;
+	char	   *list = audit_record_alloc(rec, (size_t) n * AUDIT_OFFER_NAME_LEN + 1);
+	char	   *p = list;
 
-	for (int i = 0; i < n; i++)
-		len += strlen(audit_offer_value_name(kind, values[i], ssl, name)) + 1;
-	list = audit_record_alloc(rec, len + 1);
 	if (list == NULL)
 		return NULL;
-	p = list;
 	for (int i = 0; i < n; i++)
 	{
 		const char *v = audit_offer_value_name(kind, values[i], ssl, name);
