@@ -281,6 +281,10 @@ typedef struct InventoryLockStats
 	uint64		hold_total_ns;
 	uint64		waits_slow;		/* waits longer than INV_LOCK_SLOW_NS */
 	uint64		holds_slow;
+	uint64		contended;		/* acquisitions whose first TAS failed */
+	uint64		contended_slow; /* of those, waits over INV_LOCK_SLOW_NS */
+	uint64		waits_in_s_lock;	/* contended waits that reached s_lock() */
+	uint64		hold_faults;	/* minor page faults taken while holding */
 } InventoryLockStats;
 
 typedef struct InventoryShared
@@ -328,12 +332,35 @@ typedef struct InventoryLockTimer
 	InventoryLockSite site;
 	uint64		start_ns;
 	uint64		acquired_ns;
+	uint64		faults;			/* minor page faults when acquired */
 } InventoryLockTimer;
 
-/* inventory.c */
+/* how an acquisition got the lock (inventory_lock_acquire) */
+typedef enum InventoryLockPath
+{
+	INV_LOCK_FREE,				/* the first TAS took it */
+	INV_LOCK_BACKOFF,			/* taken during the short back-off */
+	INV_LOCK_S_LOCK				/* taken in s_lock() */
+} InventoryLockPath;
+
+/* inventory_lock.c */
+extern InventoryLockPath inventory_lock_wait(void);
 extern void inventory_lock_timed(InventoryLockTimer *t);
 extern void inventory_unlock_timed(InventoryLockTimer *t);
 extern void inventory_log_lock_timing(void);
+
+/*
+ * Take inventory->mutex: one TAS, as SpinLockAcquire does, and only if
+ * that fails the wait of inventory_lock.c.  Released with
+ * SpinLockRelease.
+ */
+static inline InventoryLockPath
+inventory_lock_acquire(void)
+{
+	if (likely(!TAS(&inventory->mutex)))
+		return INV_LOCK_FREE;
+	return inventory_lock_wait();
+}
 
 /*
  * Take and release inventory->mutex.  pgtls_audit.debug_lock_timing is
@@ -350,7 +377,7 @@ inventory_lock(InventoryLockTimer *t, InventoryLockSite site)
 		inventory_lock_timed(t);
 	}
 	else
-		SpinLockAcquire(&inventory->mutex);
+		(void) inventory_lock_acquire();
 }
 
 static inline void
