@@ -753,10 +753,51 @@ fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
 }
 
 /*
+ * Fault in, without the lock, the pages of shared memory inventory_add is
+ * about to touch under it (lru_table.c, "Pre-touching"): the ring entry
+ * the attempt will most likely take (history_count read without the lock:
+ * a concurrent insert may take it first, then the next one's page is
+ * usually mapped by the same fault), each table's bucket, chain and
+ * insert slot for the attempt's keys, and the two pending lists' ends.
+ * Also the decision's summaries, on this process's stack, which the lock
+ * holder writes when a tuple's count is due (one byte per page, before
+ * any summary is counted in it).  Only reads of shared memory; what they
+ * read only chooses what to touch.
+ */
+static void
+inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
+{
+	volatile InventoryShared *vi = inventory;
+	uint64		next = vi->history_count;
+	volatile char *sums = (volatile char *) d->summaries;
+
+	lru_touch_pages(&inventory->history[next % inventory->history_size],
+					sizeof(HistoryEntry));
+	lru_prefetch(inventory->clients, k->client_hash);
+	lru_prefetch_slot(inventory->clients, vi->clients_pending.head);
+	lru_prefetch_slot(inventory->clients, vi->clients_pending.tail);
+	if (k->have_failure)
+	{
+		lru_prefetch(inventory->failures, k->failure_hash);
+		lru_prefetch_slot(inventory->failures, vi->failures_pending.head);
+		lru_prefetch_slot(inventory->failures, vi->failures_pending.tail);
+	}
+	if (k->have_cert)
+		lru_prefetch(inventory->certs, k->cert_hash);
+	if (k->have_hba)
+		lru_prefetch(inventory->hba, k->hba_hash);
+	if (k->have_fingerprint)
+		lru_prefetch(inventory->fingerprints, k->fingerprint_hash);
+	for (Size off = 0; off < sizeof(d->summaries); off += 4096)
+		sums[off] = 0;
+	sums[sizeof(d->summaries) - 1] = 0;
+}
+
+/*
  * Add one attempt to the inventory and decide whether its record is
  * written (mode: the log_connections or log_failures value that applies
- * to it).  Never raises an error.  Everything is built outside the lock;
- * under it: the counters, the ring entry, the table updates, the volume
+ * to it).  Never raises an error.  Everything is built outside the lock,
+ * and the pages it will touch are faulted in there too; under it: the counters, the ring entry, the table updates, the volume
  * decision and the copies of due summaries.  Without the inventory (not
  * preloaded) every record that mode allows is written.
  */
@@ -783,6 +824,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 	have_user = rec->user_name != NULL && rec->user_name[0] != '\0';
 	history_entry_build(&h, rec, &truncated);
 	attempt_keys_build(&keys, &h, rec);
+	inventory_prefetch(&keys, d);
 
 	inventory_lock(&lt, INV_LOCK_CONNECTION);
 	inventory->records_total++;

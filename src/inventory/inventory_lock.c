@@ -7,8 +7,9 @@
  *
  * Waiting.  inventory_lock_acquire (inventory_internal.h) tries the lock
  * once with TAS, as SpinLockAcquire does; only when that fails does it
- * call inventory_lock_wait here.  For now the wait is PostgreSQL's own
- * s_lock(), with its delays and its stuck-spinlock PANIC.
+ * call inventory_lock_wait here: a short back-off of spins, a yield and
+ * sleeps of tens of microseconds, then PostgreSQL's own s_lock() with its
+ * delays and its stuck-spinlock PANIC (see inventory_lock_wait).
  *
  * Timing.  With pgtls_audit.debug_lock_timing on, each acquisition is
  * timed with CLOCK_MONOTONIC: the wait from before the first TAS to after
@@ -27,6 +28,7 @@
  */
 #include "pgtls_audit.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -35,12 +37,61 @@
 #include "inventory/inventory_internal.h"
 
 /*
- * The lock was taken when the first TAS tried it: wait for it.
+ * The short back-off: INV_LOCK_SPINS tries between pauses; the first
+ * pause is a sched_yield(), then sleeps from INV_LOCK_SLEEP_MIN_US
+ * doubling to INV_LOCK_SLEEP_MAX_US, until INV_LOCK_BACKOFF_US of sleep
+ * were asked for in all (the kernel's timer slack, 50 us by default, adds
+ * to each sleep: about 20 to 40 ms in all, 150 to 250 sleeps).
+ */
+#define INV_LOCK_SPINS			100
+#define INV_LOCK_SLEEP_MIN_US	10
+#define INV_LOCK_SLEEP_MAX_US	100
+#define INV_LOCK_BACKOFF_US		20000
+
+/*
+ * The lock was taken when the first TAS tried it: wait for it.  A holder
+ * keeps it for microseconds, but s_lock() sleeps at least 1 ms once its
+ * spinning fails, so any wait longer than the spinning (a holder
+ * descheduled on a busy machine, a holder taking a page fault) would
+ * become a wait of 1 ms or more.  So first a short back-off of our own,
+ * with pauses of tens of microseconds; a lock still held after it (a
+ * holder that is stuck or descheduled for long) is left to s_lock(),
+ * which keeps its semantics: its own delays, then a stuck-spinlock PANIC
+ * after minutes, as for any spinlock of the server.  The back-off adds
+ * tens of milliseconds to that, never an endless loop.
+ *
+ * Safe where it runs: nothing here raises an error or checks for
+ * interrupts, and the lock is not held while waiting, so a signal
+ * handler's _exit(1) during start-up (core's SIGTERM and
+ * authentication_timeout handlers) leaves nothing behind.  pg_usleep
+ * returns early on a signal; the loop then simply goes on.
  */
 InventoryLockPath
 inventory_lock_wait(void)
 {
-	s_lock(&inventory->mutex, __FILE__, __LINE__, __func__);
+	volatile slock_t *lock = &inventory->mutex;
+	long		delay_us = 0;	/* 0: the first pause, a sched_yield() */
+	long		slept_us = 0;
+
+	while (slept_us < INV_LOCK_BACKOFF_US)
+	{
+		for (int i = 0; i < INV_LOCK_SPINS; i++)
+		{
+			if (!TAS_SPIN(lock))
+				return INV_LOCK_BACKOFF;
+			SPIN_DELAY();
+		}
+		if (delay_us == 0)
+		{
+			sched_yield();
+			delay_us = INV_LOCK_SLEEP_MIN_US;
+			continue;
+		}
+		pg_usleep(delay_us);
+		slept_us += delay_us;
+		delay_us = Min(delay_us * 2, INV_LOCK_SLEEP_MAX_US);
+	}
+	s_lock(lock, __FILE__, __LINE__, __func__);
 	return INV_LOCK_S_LOCK;
 }
 
