@@ -759,7 +759,8 @@ fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
  * a concurrent insert may take it first, then the next one's page is
  * usually mapped by the same fault), each table's bucket, chain and
  * insert slot for the attempt's keys, and the two pending lists' ends.
- * Also the decision's summaries, on this process's stack, which the lock
+ * Also, when a count is pending (log_connections or log_failures = new),
+ * the decision's summaries on this process's stack, which the lock
  * holder writes when a tuple's count is due (one byte per page, before
  * any summary is counted in it).  Only reads of shared memory; what they
  * read only chooses what to touch.
@@ -788,6 +789,8 @@ inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
 		lru_prefetch(inventory->hba, k->hba_hash);
 	if (k->have_fingerprint)
 		lru_prefetch(inventory->fingerprints, k->fingerprint_hash);
+	if (vi->clients_pending.head < 0 && vi->failures_pending.head < 0)
+		return;					/* no count pending: no summary is taken */
 	for (Size off = 0; off < sizeof(d->summaries); off += 4096)
 		sums[off] = 0;
 	sums[sizeof(d->summaries) - 1] = 0;
