@@ -7,9 +7,9 @@
  *
  * Waiting.  inventory_lock_acquire (inventory_internal.h) tries the lock
  * once with TAS, as SpinLockAcquire does; only when that fails does it
- * call inventory_lock_wait here: a short back-off of spins, a yield and
- * sleeps of tens of microseconds, then PostgreSQL's own s_lock() with its
- * delays and its stuck-spinlock PANIC (see inventory_lock_wait).
+ * call inventory_lock_wait here: a short back-off (100 us of spinning,
+ * then sleeps of tens of microseconds), then PostgreSQL's own s_lock()
+ * with its delays and its stuck-spinlock PANIC (see inventory_lock_wait).
  *
  * Timing.  With pgtls_audit.debug_lock_timing on, each acquisition is
  * timed with CLOCK_MONOTONIC: the wait from before the first TAS to after
@@ -31,7 +31,6 @@
  */
 #include "pgtls_audit.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -40,16 +39,48 @@
 #include "inventory/inventory_internal.h"
 
 /*
- * The short back-off: INV_LOCK_SPINS tries between pauses; the first
- * pause is a sched_yield(), then sleeps from INV_LOCK_SLEEP_MIN_US
- * doubling to INV_LOCK_SLEEP_MAX_US, until INV_LOCK_BACKOFF_US of sleep
- * were asked for in all (the kernel's timer slack, 50 us by default, adds
- * to each sleep: about 20 to 40 ms in all, 150 to 250 sleeps).
+ * The short back-off: spin for INV_LOCK_SPIN_NS (holds last about a
+ * microsecond, the longest under load tens of them, so a waiter whose
+ * holder is running gets the lock here without leaving the CPU: a
+ * sched_yield() or a sleep could keep it off the CPU for milliseconds on
+ * a busy machine); then sleep INV_LOCK_SLEEP_MIN_US doubling to
+ * INV_LOCK_SLEEP_MAX_US, spinning INV_LOCK_RESPIN_NS after each, until
+ * INV_LOCK_BACKOFF_US of sleep were asked for in all (the kernel's timer
+ * slack, 50 us by default, adds to each sleep: about 20 to 40 ms in all).
  */
-#define INV_LOCK_SPINS			100
+#define INV_LOCK_SPIN_NS		100000
+#define INV_LOCK_RESPIN_NS		5000
 #define INV_LOCK_SLEEP_MIN_US	10
 #define INV_LOCK_SLEEP_MAX_US	100
 #define INV_LOCK_BACKOFF_US		20000
+
+/* CLOCK_MONOTONIC in ns, for the spinning and the lock timing */
+static uint64
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
+}
+
+/* TAS_SPIN until the lock is taken (true) or ns have passed (false) */
+static bool
+spin_for(volatile slock_t *lock, uint64 ns)
+{
+	uint64		until = monotonic_ns() + ns;
+
+	do
+	{
+		for (int i = 0; i < 32; i++)
+		{
+			if (!TAS_SPIN(lock))
+				return true;
+			SPIN_DELAY();
+		}
+	} while (monotonic_ns() < until);
+	return false;
+}
 
 /*
  * The lock was taken when the first TAS tried it: wait for it.  A holder
@@ -57,11 +88,11 @@
  * spinning fails, so any wait longer than the spinning (a holder
  * descheduled on a busy machine, a holder taking a page fault) would
  * become a wait of 1 ms or more.  So first a short back-off of our own,
- * with pauses of tens of microseconds; a lock still held after it (a
- * holder that is stuck or descheduled for long) is left to s_lock(),
- * which keeps its semantics: its own delays, then a stuck-spinlock PANIC
- * after minutes, as for any spinlock of the server.  The back-off adds
- * tens of milliseconds to that, never an endless loop.
+ * spinning, then with sleeps of tens of microseconds; a lock still held
+ * after it (a holder that is stuck or descheduled for long) is left to
+ * s_lock(), which keeps its semantics: its own delays, then a
+ * stuck-spinlock PANIC after minutes, as for any spinlock of the server.
+ * The back-off adds tens of milliseconds to that, never an endless loop.
  *
  * Safe where it runs: nothing here raises an error or checks for
  * interrupts, and the lock is not held while waiting, so a signal
@@ -73,39 +104,21 @@ InventoryLockPath
 inventory_lock_wait(void)
 {
 	volatile slock_t *lock = &inventory->mutex;
-	long		delay_us = 0;	/* 0: the first pause, a sched_yield() */
+	long		delay_us = INV_LOCK_SLEEP_MIN_US;
 	long		slept_us = 0;
 
+	if (spin_for(lock, INV_LOCK_SPIN_NS))
+		return INV_LOCK_BACKOFF;
 	while (slept_us < INV_LOCK_BACKOFF_US)
 	{
-		for (int i = 0; i < INV_LOCK_SPINS; i++)
-		{
-			if (!TAS_SPIN(lock))
-				return INV_LOCK_BACKOFF;
-			SPIN_DELAY();
-		}
-		if (delay_us == 0)
-		{
-			sched_yield();
-			delay_us = INV_LOCK_SLEEP_MIN_US;
-			continue;
-		}
 		pg_usleep(delay_us);
 		slept_us += delay_us;
 		delay_us = Min(delay_us * 2, INV_LOCK_SLEEP_MAX_US);
+		if (spin_for(lock, INV_LOCK_RESPIN_NS))
+			return INV_LOCK_BACKOFF;
 	}
 	s_lock(lock, __FILE__, __LINE__, __func__);
 	return INV_LOCK_S_LOCK;
-}
-
-/* CLOCK_MONOTONIC in ns, for the lock timing */
-static uint64
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
 }
 
 /*
