@@ -50,6 +50,7 @@
  */
 #define INV_LOCK_SPIN_NS		100000
 #define INV_LOCK_RESPIN_NS		5000
+#define INV_LOCK_SPINS_PER_CLOCK 32	/* TAS_SPIN tries between clock reads */
 #define INV_LOCK_SLEEP_MIN_US	10
 #define INV_LOCK_SLEEP_MAX_US	100
 #define INV_LOCK_BACKOFF_US		20000
@@ -72,7 +73,7 @@ spin_for(volatile slock_t *lock, uint64 ns)
 
 	do
 	{
-		for (int i = 0; i < 32; i++)
+		for (int i = 0; i < INV_LOCK_SPINS_PER_CLOCK; i++)
 		{
 			if (!TAS_SPIN(lock))
 				return true;
