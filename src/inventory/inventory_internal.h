@@ -339,7 +339,7 @@ typedef struct InventoryLockTimer
 	InventoryLockSite site;
 	uint64		start_ns;
 	uint64		acquired_ns;
-	uint64		faults;			/* minor page faults when acquired */
+	uint64		faults;			/* minor page faults before acquiring */
 } InventoryLockTimer;
 
 /* how an acquisition got the lock (inventory_lock_acquire) */

@@ -19,10 +19,11 @@
  * those waited over 1 ms, so that a slow wait of the waiter's own making
  * (descheduled between its two clock reads) can be told from real
  * contention, and the minor page faults the holder took while holding
- * (getrusage just after the acquire and just before the release: two
- * system calls that keep the lock about 3 us longer when timed, left out
- * of the hold time, which is from after the first to before the second;
- * the wait includes the first).  All of it is updated under the lock
+ * (getrusage just before the acquire and just before the release, so
+ * also any fault while waiting, rare: the second call keeps the lock
+ * about 1.5 us longer when timed, left out of the hold time; neither is
+ * in the wait, whose window for an uncontended acquisition is one TAS
+ * between two clock reads).  All of it is updated under the lock
  * itself.
  *
  * src/inventory/inventory_lock.c
@@ -153,9 +154,9 @@ inventory_lock_timed(InventoryLockTimer *t)
 	uint64		wait;
 	InventoryLockPath path;
 
+	t->faults = minor_faults();
 	t->start_ns = monotonic_ns();
 	path = inventory_lock_acquire();
-	t->faults = minor_faults();
 	t->acquired_ns = monotonic_ns();
 	wait = t->acquired_ns - t->start_ns;
 	ls->timed[t->site]++;
