@@ -30,6 +30,7 @@ OBJS = \
 	src/audit/record.o \
 	src/audit/tls.o \
 	src/inventory/inventory.o \
+	src/inventory/inventory_lock.o \
 	src/inventory/lru_table.o \
 	src/inventory/persist.o \
 	src/inventory/views.o \

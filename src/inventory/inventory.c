@@ -753,10 +753,54 @@ fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
 }
 
 /*
+ * Fault in, without the lock, the pages of shared memory inventory_add is
+ * about to touch under it (lru_table.c, "Pre-touching"): the ring entry
+ * the attempt will most likely take (history_count read without the lock:
+ * a concurrent insert may take it first, then the next one's page is
+ * usually mapped by the same fault), each table's bucket, chain and
+ * insert slot for the attempt's keys, and the two pending lists' ends.
+ * Also, when a count is pending (log_connections or log_failures = new),
+ * the decision's summaries on this process's stack, which the lock
+ * holder writes when a tuple's count is due (one byte per page, before
+ * any summary is counted in it).  Only reads of shared memory; what they
+ * read only chooses what to touch.
+ */
+static void
+inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
+{
+	volatile InventoryShared *vi = inventory;
+	uint64		next = vi->history_count;
+	volatile char *sums = (volatile char *) d->summaries;
+
+	lru_touch_pages(&inventory->history[next % inventory->history_size],
+					sizeof(HistoryEntry));
+	lru_prefetch(inventory->clients, k->client_hash);
+	lru_prefetch_slot(inventory->clients, vi->clients_pending.head);
+	lru_prefetch_slot(inventory->clients, vi->clients_pending.tail);
+	if (k->have_failure)
+	{
+		lru_prefetch(inventory->failures, k->failure_hash);
+		lru_prefetch_slot(inventory->failures, vi->failures_pending.head);
+		lru_prefetch_slot(inventory->failures, vi->failures_pending.tail);
+	}
+	if (k->have_cert)
+		lru_prefetch(inventory->certs, k->cert_hash);
+	if (k->have_hba)
+		lru_prefetch(inventory->hba, k->hba_hash);
+	if (k->have_fingerprint)
+		lru_prefetch(inventory->fingerprints, k->fingerprint_hash);
+	if (vi->clients_pending.head < 0 && vi->failures_pending.head < 0)
+		return;					/* no count pending: no summary is taken */
+	for (Size off = 0; off < sizeof(d->summaries); off += 4096)
+		sums[off] = 0;
+	sums[sizeof(d->summaries) - 1] = 0;
+}
+
+/*
  * Add one attempt to the inventory and decide whether its record is
  * written (mode: the log_connections or log_failures value that applies
- * to it).  Never raises an error.  Everything is built outside the lock;
- * under it: the counters, the ring entry, the table updates, the volume
+ * to it).  Never raises an error.  Everything is built outside the lock,
+ * and the pages it will touch are faulted in there too; under it: the counters, the ring entry, the table updates, the volume
  * decision and the copies of due summaries.  Without the inventory (not
  * preloaded) every record that mode allows is written.
  */
@@ -783,6 +827,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 	have_user = rec->user_name != NULL && rec->user_name[0] != '\0';
 	history_entry_build(&h, rec, &truncated);
 	attempt_keys_build(&keys, &h, rec);
+	inventory_prefetch(&keys, d);
 
 	inventory_lock(&lt, INV_LOCK_CONNECTION);
 	inventory->records_total++;
@@ -972,75 +1017,4 @@ inventory_count_dropped(void)
 	inventory_lock(&lt, INV_LOCK_CONNECTION);
 	inventory->records_dropped++;
 	inventory_unlock(&lt);
-}
-
-/* CLOCK_MONOTONIC in ns, for the lock timing */
-static uint64
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
-}
-
-/*
- * inventory_lock with pgtls_audit.debug_lock_timing on: the wait is
- * counted under the lock, at once.
- */
-void
-inventory_lock_timed(InventoryLockTimer *t)
-{
-	InventoryLockStats *ls = &inventory->lock_stats;
-	uint64		wait;
-
-	t->start_ns = monotonic_ns();
-	SpinLockAcquire(&inventory->mutex);
-	t->acquired_ns = monotonic_ns();
-	wait = t->acquired_ns - t->start_ns;
-	ls->timed[t->site]++;
-	ls->wait_total_ns += wait;
-	if (wait > ls->wait_max_ns)
-		ls->wait_max_ns = wait;
-	if (wait > INV_LOCK_SLOW_NS)
-		ls->waits_slow++;
-}
-
-/* inventory_unlock of a timed acquisition: the hold, then the release */
-void
-inventory_unlock_timed(InventoryLockTimer *t)
-{
-	InventoryLockStats *ls = &inventory->lock_stats;
-	uint64		hold = monotonic_ns() - t->acquired_ns;
-
-	ls->hold_total_ns += hold;
-	if (hold > ls->hold_max_ns)
-		ls->hold_max_ns = hold;
-	if (hold > INV_LOCK_SLOW_NS)
-		ls->holds_slow++;
-	SpinLockRelease(&inventory->mutex);
-}
-
-/*
- * The lock timing's counters, at LOG, if any acquisition was timed.  The
- * postmaster at a clean shutdown, alone (no lock, as persist.c).
- */
-void
-inventory_log_lock_timing(void)
-{
-	InventoryLockStats *ls = &inventory->lock_stats;
-	uint64		n = ls->timed[INV_LOCK_CONNECTION] + ls->timed[INV_LOCK_READER];
-
-	if (n == 0)
-		return;
-	ereport(LOG,
-			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
-			 errmsg("pgtls_audit inventory lock timing: %llu acquisitions by connections, %llu by readers",
-					(unsigned long long) ls->timed[INV_LOCK_CONNECTION],
-					(unsigned long long) ls->timed[INV_LOCK_READER]),
-			 errdetail("Longest wait %.3f ms, mean wait %.4f ms, waits over 1 ms: %llu; longest hold %.3f ms, mean hold %.4f ms, holds over 1 ms: %llu.",
-					   ls->wait_max_ns / 1e6, ls->wait_total_ns / 1e6 / n,
-					   (unsigned long long) ls->waits_slow,
-					   ls->hold_max_ns / 1e6, ls->hold_total_ns / 1e6 / n,
-					   (unsigned long long) ls->holds_slow)));
 }

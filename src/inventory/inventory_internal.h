@@ -9,10 +9,14 @@
  * Locking.  One spinlock protects all of it.  Not an LWLock, on purpose:
  * a failed TLS handshake is recorded before the backend has a PGPROC, and
  * records are added from an on_proc_exit callback, where LWLocks are gone.
- * A writer builds every key and copy outside the lock and holds it for a
- * few memcpy's and O(1) hash/LRU operations.  Readers take it once per
- * entry, copy that entry, and release it, so a reader never holds up a
- * connection for longer than one entry copy, however large the tables.
+ * A writer builds every key and copy outside the lock, and faults in the
+ * pages of shared memory it is about to touch before taking it
+ * (inventory_prefetch, lru_prefetch), then holds it for a few memcpy's and
+ * O(1) hash/LRU operations.  Readers take it once per entry, copy that
+ * entry, and release it, so a reader never holds up a connection for
+ * longer than one entry copy, however large the tables.  A contended
+ * acquisition waits with a short back-off of its own before PostgreSQL's
+ * s_lock() (inventory_lock.c): s_lock sleeps at least 1 ms at a time.
  *
  * Reset is O(1) under the lock too: it bumps a generation counter instead
  * of rewriting the tables.  Ring entries numbered at or below history_base
@@ -35,8 +39,11 @@
  * one branch each; with it on they time the wait (before the acquire to
  * after it) and the hold (after the acquire to before the release) with
  * CLOCK_MONOTONIC and keep counts and maxima in InventoryLockStats, updated
- * under the lock itself.  reset() zeroes them.  The postmaster logs them
- * at a clean shutdown (persist.c), where test/t/015_load.pl reads them.
+ * under the lock itself: also the contended acquisitions (first TAS
+ * failed) and their slow waits, the waits that reached s_lock(), and the
+ * page faults taken while holding (inventory_lock.c).  reset() zeroes
+ * them.  The postmaster logs them at a clean shutdown (persist.c), where
+ * test/t/015_load.pl and 018_lock_wait.pl read them.
  *
  * src/inventory/inventory_internal.h
  *
@@ -281,6 +288,10 @@ typedef struct InventoryLockStats
 	uint64		hold_total_ns;
 	uint64		waits_slow;		/* waits longer than INV_LOCK_SLOW_NS */
 	uint64		holds_slow;
+	uint64		contended;		/* acquisitions whose first TAS failed */
+	uint64		contended_slow; /* of those, waits over INV_LOCK_SLOW_NS */
+	uint64		waits_in_s_lock;	/* contended waits that reached s_lock() */
+	uint64		hold_faults;	/* minor page faults taken while holding */
 } InventoryLockStats;
 
 typedef struct InventoryShared
@@ -328,12 +339,35 @@ typedef struct InventoryLockTimer
 	InventoryLockSite site;
 	uint64		start_ns;
 	uint64		acquired_ns;
+	uint64		faults;			/* minor page faults before acquiring */
 } InventoryLockTimer;
 
-/* inventory.c */
+/* how an acquisition got the lock (inventory_lock_acquire) */
+typedef enum InventoryLockPath
+{
+	INV_LOCK_FREE,				/* the first TAS took it */
+	INV_LOCK_BACKOFF,			/* taken during the short back-off */
+	INV_LOCK_S_LOCK				/* taken in s_lock() */
+} InventoryLockPath;
+
+/* inventory_lock.c */
+extern InventoryLockPath inventory_lock_wait(void);
 extern void inventory_lock_timed(InventoryLockTimer *t);
 extern void inventory_unlock_timed(InventoryLockTimer *t);
 extern void inventory_log_lock_timing(void);
+
+/*
+ * Take inventory->mutex: one TAS, as SpinLockAcquire does, and only if
+ * that fails the wait of inventory_lock.c.  Released with
+ * SpinLockRelease.
+ */
+static inline InventoryLockPath
+inventory_lock_acquire(void)
+{
+	if (likely(!TAS(&inventory->mutex)))
+		return INV_LOCK_FREE;
+	return inventory_lock_wait();
+}
 
 /*
  * Take and release inventory->mutex.  pgtls_audit.debug_lock_timing is
@@ -350,7 +384,7 @@ inventory_lock(InventoryLockTimer *t, InventoryLockSite site)
 		inventory_lock_timed(t);
 	}
 	else
-		SpinLockAcquire(&inventory->mutex);
+		(void) inventory_lock_acquire();
 }
 
 static inline void

@@ -300,3 +300,101 @@ lru_walk_oldest_first(LruTable *tab, int32 prev)
 		return tab->lru_tail;
 	return slot_at(tab, prev)->prev;
 }
+
+/*
+ * Pre-touching.  A backend is a fresh process: each page of shared memory
+ * it touches for the first time costs it a minor page fault (the kernel
+ * maps the page into its page table), a few microseconds.  Under the
+ * spinlock that lengthens the hold and makes every waiter wait for it.
+ * So, before taking the lock, the caller reads one byte of each page that
+ * its lookup or insert will most likely touch; a read fault also maps the
+ * neighbouring pages already in memory (the kernel's fault-around).
+ *
+ * These functions run without the lock, while other processes change the
+ * table: what they read only chooses what to touch.  Every slot index is
+ * checked against the capacity before use (capacity, nbuckets and the
+ * sizes never change after lru_table_init), a chain walk stops after
+ * LRU_PREFETCH_CHAIN slots whatever the links say, and nothing is
+ * written.  A stale guess costs a page fault under the lock later, as
+ * without pre-touching, never a wrong access.
+ */
+#define LRU_PREFETCH_CHAIN	4
+#define LRU_TOUCH_STRIDE	4096	/* no larger than any page size */
+
+/* Read one byte of every page of [p, p + len). */
+void
+lru_touch_pages(const void *p, Size len)
+{
+	const volatile char *c = (const volatile char *) p;
+
+	if (len == 0)
+		return;
+	for (Size off = 0; off < len; off += LRU_TOUCH_STRIDE)
+		(void) c[off];
+	(void) c[len - 1];
+}
+
+/* slot i whole, if i is a slot of the table */
+void
+lru_prefetch_slot(LruTable *tab, int32 i)
+{
+	if (i >= 0 && i < tab->capacity)
+		lru_touch_pages(slot_at(tab, i), slot_size(tab));
+}
+
+/* the header of slot i (its recency links), if i is a slot */
+static void
+prefetch_slot_header(LruTable *tab, int32 i)
+{
+	if (i >= 0 && i < tab->capacity)
+		lru_touch_pages(slot_at(tab, i), SLOT_HEADER_SIZE);
+}
+
+/*
+ * The pages a lookup and, if the key is absent, an insert of this hash
+ * will touch: its bucket and chain, the found slot's recency neighbours,
+ * the recency list's head and, unless a slot of the chain has the same
+ * hash, the slot an insert would take (when full, the least recently used
+ * one, with its bucket and neighbour).
+ */
+void
+lru_prefetch(LruTable *tab, uint32 hash)
+{
+	volatile LruTable *vt = tab;
+	volatile LruBucket *b = &buckets(tab)[hash & (tab->nbuckets - 1)];
+	int32		i = b->generation == vt->generation ? b->head : -1;
+	int32		victim;
+
+	for (int steps = 0; steps < LRU_PREFETCH_CHAIN && i >= 0 &&
+		 i < tab->capacity; steps++)
+	{
+		volatile LruSlot *s = slot_at(tab, i);
+
+		lru_prefetch_slot(tab, i);
+		if (s->hash == hash)
+		{
+			/* most likely the key's entry: no insert will follow */
+			prefetch_slot_header(tab, s->prev);
+			prefetch_slot_header(tab, s->next);
+			prefetch_slot_header(tab, vt->lru_head);
+			return;
+		}
+		i = s->bucket_next;
+	}
+	prefetch_slot_header(tab, vt->lru_head);
+	if (vt->used < tab->capacity)
+	{
+		lru_prefetch_slot(tab, vt->used);
+		return;
+	}
+	victim = vt->lru_tail;
+	if (victim >= 0 && victim < tab->capacity)
+	{
+		volatile LruSlot *s = slot_at(tab, victim);
+
+		lru_prefetch_slot(tab, victim);
+		prefetch_slot_header(tab, s->prev);
+		lru_touch_pages((const void *) &buckets(tab)[s->hash & (tab->nbuckets - 1)],
+						sizeof(LruBucket));
+	}
+}

@@ -14,6 +14,10 @@
  * buckets carry the generation they were last written in, and a bucket of
  * an older generation reads as empty and is reclaimed when next touched.
  *
+ * lru_prefetch and lru_prefetch_slot are the exception: called without
+ * the lock, they only read, to fault in the pages a call under the lock
+ * is about to touch (see lru_table.c).
+ *
  * src/inventory/lru_table.h
  *
  *-------------------------------------------------------------------------
@@ -46,5 +50,10 @@ extern void *lru_insert(LruTable *tab, const void *key, uint32 hash,
 extern void *lru_slot_entry(LruTable *tab, int32 slot, bool *used);
 extern int32 lru_entry_slot(LruTable *tab, const void *entry);
 extern int32 lru_walk_oldest_first(LruTable *tab, int32 prev);
+
+/* without the lock: fault pages in before taking it (see lru_table.c) */
+extern void lru_touch_pages(const void *p, Size len);
+extern void lru_prefetch(LruTable *tab, uint32 hash);
+extern void lru_prefetch_slot(LruTable *tab, int32 slot);
 
 #endif							/* PGTLS_LRU_TABLE_H */

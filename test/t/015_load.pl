@@ -26,9 +26,15 @@
 # of the inventory spinlock; reset() zeroes its counters and the
 # postmaster logs them at shutdown.  Asserted: the acquisitions by
 # connections equal records_total (one per attempt) exactly, the readers'
-# are more than 0; the longest wait and hold are printed (the issue's goal
-# is no wait over 1 ms: printed with the count of such waits, not asserted
-# on this noisy machine).
+# are more than 0, and the counts are consistent (the contended
+# acquisitions, whose first test-and-set failed, are a part of those
+# timed; their waits over 1 ms a part of them and of all waits over 1 ms;
+# the waits that reached s_lock a part of the contended ones).  Printed,
+# never asserted on this noisy machine: the longest and mean wait and
+# hold, the waits over 1 ms (the issue's goal is none) split into
+# contended ones and the others (the waiter itself descheduled between
+# its two clock reads), the page faults taken while holding, and the
+# backends' minor page faults per connection (the postmaster's cminflt).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -55,6 +61,19 @@ my $pm_pid = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 my $s = open_session($node);
 $s->query('SELECT pgtls_audit.reset()');
 my $off = log_offset($node);
+
+# the minor page faults of the postmaster's reaped children (cminflt,
+# /proc/PID/stat field 11): their difference over the load, per
+# connection, is printed (what one backend faults in, all of it)
+sub children_minflt
+{
+	open my $fh, '<', "/proc/$node->{_pid}/stat" or return undef;
+	my $stat = <$fh>;
+	close $fh;
+	$stat =~ s/^.*\) //s;
+	return (split ' ', $stat)[8];
+}
+my $minflt0 = children_minflt();
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 
 # pgbench kinds: [kind, clients, transactions per client, attempt() options]
@@ -193,6 +212,10 @@ $total++;    # that login
 $tally{tls13}++;
 
 ok(poll_until($s, "SELECT records_total = $total FROM pgtls_audit.stats"), 'the last record arrived');
+my $minflt1 = children_minflt();
+diag sprintf("backends' minor page faults: %.0f per connection (%d connections)",
+	($minflt1 - $minflt0) / $total, $total)
+  if defined $minflt0 && defined $minflt1;
 is($s->query('SELECT records_total, records_dropped, values_truncated, clients_evicted, '
 		. 'history_entries + history_overwritten FROM pgtls_audit.stats'),
 	"$total|0|0|0|$total", 'stats: records_total equals the tally, nothing dropped, truncated or evicted');
@@ -261,13 +284,24 @@ $node->stop;
 my $tail = substr(slurp_text($node->logfile), $stop_off);
 my ($by_conn, $by_readers) =
   $tail =~ /LOG:  pgtls_audit inventory lock timing: (\d+) acquisitions by connections, (\d+) by readers/;
-my ($wait_max, $wait_mean, $waits_slow, $hold_max, $hold_mean, $holds_slow) = $tail =~
-  /DETAIL:  Longest wait ([\d.]+) ms, mean wait ([\d.]+) ms, waits over 1 ms: (\d+); longest hold ([\d.]+) ms, mean hold ([\d.]+) ms, holds over 1 ms: (\d+)\./;
+my ($wait_max, $wait_mean, $waits_slow, $hold_max, $hold_mean, $holds_slow,
+	$contended, $contended_slow, $in_s_lock, $hold_faults) = $tail =~
+  /DETAIL:  Longest wait ([\d.]+) ms, mean wait ([\d.]+) ms, waits over 1 ms: (\d+); longest hold ([\d.]+) ms, mean hold ([\d.]+) ms, holds over 1 ms: (\d+)\.  Contended \(first test-and-set failed\): (\d+), of which waited over 1 ms: (\d+); waits that went on in s_lock: (\d+); page faults while holding: (\d+)\./;
 is($by_conn, $records, 'lock timing: one timed acquisition by connections per record since the reset');
 ok(defined $by_readers && $by_readers > 0, 'lock timing: the readers\' acquisitions were timed too');
-ok(defined $holds_slow, 'lock timing: the longest wait and hold were logged');
+ok(defined $hold_faults, 'lock timing: the waits, holds, contention and page faults were logged');
+$_ //= -1 for $by_readers, $waits_slow, $contended, $contended_slow, $in_s_lock, $hold_faults;
+ok($contended >= 0 && $contended <= $by_conn + $by_readers,
+	'lock timing: contended acquisitions are a part of those timed');
+ok($contended_slow >= 0 && $contended_slow <= $contended && $contended_slow <= $waits_slow,
+	'lock timing: the slow contended waits are a part of the contended ones and of the slow ones');
+ok($in_s_lock >= 0 && $in_s_lock <= $contended, 'lock timing: the waits in s_lock are a part of the contended ones');
 diag sprintf("inventory lock: %s acquisitions by connections, %s by readers; "
-	  . "longest wait %s ms (mean %s, %s over 1 ms), longest hold %s ms (mean %s, %s over 1 ms)",
-	map { $_ // '?' } $by_conn, $by_readers, $wait_max, $wait_mean, $waits_slow,
-	$hold_max, $hold_mean, $holds_slow);
+	  . "longest wait %s ms (mean %s, %s over 1 ms), longest hold %s ms (mean %s, %s over 1 ms); "
+	  . "contended %s (%s of them over 1 ms, %s in s_lock), so %s waits over 1 ms were not contended; "
+	  . "page faults while holding %s (%.2f per acquisition)",
+	(map { $_ // '?' } $by_conn, $by_readers, $wait_max, $wait_mean, $waits_slow,
+	$hold_max, $hold_mean, $holds_slow, $contended, $contended_slow, $in_s_lock,
+	$waits_slow - $contended_slow, $hold_faults),
+	$hold_faults / (($by_conn // 0) + $by_readers || 1));
 done_testing();

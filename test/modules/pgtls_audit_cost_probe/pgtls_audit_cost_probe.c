@@ -22,8 +22,9 @@
  *
  * How it stays away from the real inventory.  It is compiled from copies of
  * the main module's audit/record.c, audit/format.c, common/x509.c,
- * common/settings.c, inventory/lru_table.c and (below, by #include)
- * inventory/inventory.c, so that it measures the same code.  Both
+ * common/settings.c, inventory/lru_table.c, inventory/inventory_lock.c
+ * and (below, by #include) inventory/inventory.c, so that it measures the
+ * same code.  Both
  * modules are built with -fvisibility=hidden, so every call in here binds
  * to this module's own copies: PostgreSQL dlopen()s modules RTLD_GLOBAL,
  * and with default visibility the probe's calls to inventory_add() could

@@ -15,9 +15,10 @@
  * test: who may run it is decided by GRANT.
  *
  * How it reaches the inventory.  It #includes the main module's
- * inventory/inventory.c and compiles its own copy of inventory/lru_table.c,
- * so an attempt is added by the very code a connection runs
- * (inventory_add: the same spinlock, ring, LRU tables and eviction).  Both
+ * inventory/inventory.c and compiles its own copies of
+ * inventory/lru_table.c and inventory/inventory_lock.c, so an attempt is
+ * added by the very code a connection runs (inventory_add: the same
+ * spinlock, ring, LRU tables and eviction).  Both
  * modules are built with -fvisibility=hidden, so this module's calls bind
  * to its own copies and its variables (inventory, the sizes) are its own.
  * It attaches to the segment the main module's postmaster created: it reads
@@ -52,6 +53,7 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(pgtls_fill_fill);
 PG_FUNCTION_INFO_V1(pgtls_fill_shmem_sizes);
+PG_FUNCTION_INFO_V1(pgtls_fill_hold_lock);
 
 #include "inventory/inventory.c"
 
@@ -379,4 +381,27 @@ pgtls_fill_shmem_sizes(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * pgtls_fill.hold_lock(ms): hold the inventory's spinlock for ms
+ * milliseconds (0 to 10,000), as a holder descheduled that long would, so
+ * that a test sees connections wait through the lock's short back-off
+ * into s_lock() and then go on (test/t/016_faults.pl).  Nothing between
+ * the acquire and the release can raise or check for interrupts.
+ */
+Datum
+pgtls_fill_hold_lock(PG_FUNCTION_ARGS)
+{
+	int32		ms = PG_GETARG_INT32(0);
+
+	if (ms < 0 || ms > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ms must be between 0 and 10000")));
+	fill_attach();
+	SpinLockAcquire(&inventory->mutex);
+	pg_usleep(ms * 1000L);
+	SpinLockRelease(&inventory->mutex);
+	PG_RETURN_VOID();
 }

@@ -26,3 +26,11 @@ LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION pgtls_fill.shmem_sizes() FROM PUBLIC;
 COMMENT ON FUNCTION pgtls_fill.shmem_sizes() IS
 'Test-only: the shared memory of each part of the inventory at the server''s settings, computed by the inventory''s own code (sizeof of each entry, its slot with the LRU header, and the table), and the total as the module requests it';
+
+CREATE OR REPLACE FUNCTION pgtls_fill.hold_lock(ms integer)
+RETURNS void
+AS '$libdir/pgtls_audit_fill', 'pgtls_fill_hold_lock'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION pgtls_fill.hold_lock(integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtls_fill.hold_lock(integer) IS
+'Test-only: holds the inventory''s spinlock for ms milliseconds (0 to 10000), as a descheduled holder would; connections wait for it meanwhile';
