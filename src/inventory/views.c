@@ -43,6 +43,8 @@
 #include "pgtls_audit.h"
 
 #include "access/htup_details.h"
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -187,6 +189,14 @@ typedef struct OfferName
  * rows reuse an array built once; tuplestore_putvalues copies it into the
  * row.  At most CACHED_ARRAYS_MAX arrays are kept (a few MB at most);
  * past that, arrays are built per row as before.
+ *
+ * A cached array is kept compressed (pglz, as TOAST would store it in a
+ * table) when that makes it smaller: the suite names of one offer (about
+ * 780 bytes for libpq's 31) are half of a connections row, and a result
+ * of 100k rows does not fit in work_mem, so every byte of a row is
+ * written to the tuplestore's temporary file and read back.  A compressed
+ * inline datum is an ordinary value (every function that reads a varlena
+ * detoasts it), so what a query sees is the same array.
  */
 #define CACHED_ALPN			0xffff
 #define CACHED_ARRAY_BYTES	Max(AUDIT_OFFER_MAX_CIPHERS * sizeof(uint16), INV_ALPN_LEN)
@@ -319,6 +329,18 @@ cached_array_lookup(ViewScratch *vs, const CachedArrayKey *key)
 	return entry;
 }
 
+/* A cached array as it is kept: compressed if that makes it smaller */
+static Datum
+cached_array_compress(Datum array)
+{
+	Datum		compressed = toast_compress_datum(array, TOAST_PGLZ_COMPRESSION);
+
+	if (DatumGetPointer(compressed) == NULL)
+		return array;
+	pfree(DatumGetPointer(array));
+	return compressed;
+}
+
 /* An offered list as text[], each value named (offer_value_text) */
 static Datum
 offer_array_build(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
@@ -354,7 +376,7 @@ offer_array(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
 	if (entry->array == (Datum) 0)
 	{
 		old = MemoryContextSwitchTo(vs->call_cxt);
-		entry->array = offer_array_build(vs, kind, v, n);
+		entry->array = cached_array_compress(offer_array_build(vs, kind, v, n));
 		MemoryContextSwitchTo(old);
 	}
 	return entry->array;
@@ -416,7 +438,7 @@ list_array(ViewScratch *vs, const char *list)
 	if (entry->array == (Datum) 0)
 	{
 		old = MemoryContextSwitchTo(vs->call_cxt);
-		entry->array = list_array_build(list);
+		entry->array = cached_array_compress(list_array_build(list));
 		MemoryContextSwitchTo(old);
 	}
 	return entry->array;
