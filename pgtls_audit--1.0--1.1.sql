@@ -435,8 +435,9 @@ BEGIN
     -- the fingerprints, on the arrays' hashes, the arrays themselves
     -- compared only as a filter (IS NOT DISTINCT FROM: the planner does
     -- not sort by them for a merge join, which took longer than all the
-    -- rest; the arrays are never NULL).  The view is read once.  Aliases avoid the names
-    -- of this function's variables and OUT parameters (use_variable).
+    -- rest; the arrays are never NULL).  The view is read once.  Aliases
+    -- avoid the names of this function's variables and OUT parameters
+    -- (use_variable).
     RETURN QUERY
     WITH fp AS MATERIALIZED (
         SELECT c.ja4 AS fja4, c.highest_offered_version AS fhigh,
