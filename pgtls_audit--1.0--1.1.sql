@@ -271,7 +271,7 @@ AS 'MODULE_PATHNAME', 'pgtls_audit_connections'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW connections AS
-  SELECT * FROM connections_raw() ORDER BY ts DESC;
+  SELECT * FROM connections_raw();
 COMMENT ON VIEW connections IS
 'The most recent connection attempts (pgtls_audit.history_size), newest first, failures included';
 GRANT SELECT ON connections TO PUBLIC;
@@ -376,12 +376,6 @@ DECLARE
     lo integer;
     hi integer;
     srv_groups text[];
-    f record;
-    vers integer[];
-    common_groups text[];
-    suite text;
-    v12 integer;
-    any_cipher boolean;
     s_name text[];
     s_min integer[];
     s_max integer[];
@@ -435,86 +429,103 @@ BEGIN
                                 severity, ord)
      WHERE e.negotiable;
 
-    FOR f IN SELECT * FROM pgtls_audit.client_fingerprints c
-              ORDER BY c.connections DESC, c.ja4
-    LOOP
-        ja4 := f.ja4;
-        highest_offered_version := f.highest_offered_version;
-        user_names := f.user_names;
-        application_names := f.application_names;
-        client_addresses := f.client_addresses;
-        connections := f.connections;
-        last_seen := f.last_seen;
-        would_negotiate := NULL;
-        why := NULL;
-        post_quantum := false;
-        SELECT array_agg(DISTINCT r ORDER BY r) INTO vers
-          FROM (SELECT CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
-                              WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 END AS r
-                  FROM unnest(f.offered_versions) v) s
-         WHERE r BETWEEN lo AND hi;
-        SELECT array_agg(k) INTO common_groups
-          FROM (SELECT pgtls_audit.tls_group_key(g) AS k FROM unnest(f.offered_groups) g) s
-         WHERE k = ANY (srv_groups);
-        common_groups := COALESCE(common_groups, '{}');
-        any_cipher := false;
-
-        -- TLS 1.3: a common suite and a common group
-        IF 4 = ANY (vers) THEN
-            SELECT s.name INTO suite
-              FROM unnest(s_name, s_min) WITH ORDINALITY AS s(name, min_rank, ord)
-             WHERE s.min_rank = 4 AND s.name = ANY (f.offered_ciphers)
-             ORDER BY s.ord LIMIT 1;
-            any_cipher := suite IS NOT NULL;
-            IF suite IS NOT NULL AND cardinality(common_groups) > 0 THEN
-                would_negotiate := 'TLSv1.3 ' || suite;
-            END IF;
-        END IF;
-        -- else the highest common version below 1.3: a suite allowed in
-        -- it, and a common group for ECDHE suites
-        SELECT max(r) INTO v12 FROM unnest(vers) r WHERE r <= 3;
-        IF would_negotiate IS NULL AND v12 IS NOT NULL THEN
-            any_cipher := any_cipher OR EXISTS (
-                SELECT 1 FROM unnest(s_name, s_min, s_max) AS s(name, min_rank, max_rank)
-                 WHERE s.min_rank <= v12 AND s.max_rank >= v12 AND s.max_rank < 4
-                   AND s.name = ANY (f.offered_ciphers));
-            SELECT s.name INTO suite
-              FROM unnest(s_name, s_min, s_max, s_ecdhe) WITH ORDINALITY
-                   AS s(name, min_rank, max_rank, ecdhe, ord)
-             WHERE s.min_rank <= v12 AND s.max_rank >= v12 AND s.max_rank < 4
-               AND s.name = ANY (f.offered_ciphers)
-               AND (NOT s.ecdhe OR cardinality(common_groups) > 0)
-             ORDER BY s.ord LIMIT 1;
-            IF suite IS NOT NULL THEN
-                would_negotiate := CASE v12 WHEN 3 THEN 'TLSv1.2 ' WHEN 2 THEN 'TLSv1.1 '
-                                            ELSE 'TLSv1 ' END || suite;
-            END IF;
-        END IF;
-
-        breaks := would_negotiate IS NULL;
-        IF breaks THEN
-            IF vers IS NULL THEN
-                why := CASE
-                    WHEN f.highest_offered_version IS NULL THEN 'no common protocol version'
-                    WHEN (SELECT max(CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
-                                            WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 ELSE 0 END)
-                            FROM unnest(f.offered_versions) v) < lo
-                    THEN format('no common protocol version (client offers at most %s)',
-                                f.highest_offered_version)
+    -- One query: the decision depends only on a client's offered
+    -- versions, suites and groups, so it is made once per distinct offer
+    -- (clients of one TLS stack offer the same lists) and joined back to
+    -- the fingerprints, on the arrays' hashes, the arrays themselves
+    -- compared only as a filter (IS NOT DISTINCT FROM: the planner does
+    -- not sort by them for a merge join, which took longer than all the
+    -- rest; the arrays are never NULL).  The view is read once.  Aliases
+    -- avoid the names of this function's variables and OUT parameters
+    -- (use_variable).
+    RETURN QUERY
+    WITH fp AS MATERIALIZED (
+        SELECT c.ja4 AS fja4, c.highest_offered_version AS fhigh,
+               c.offered_versions AS ov, c.offered_ciphers AS oc,
+               c.offered_groups AS og, c.user_names AS fusers,
+               hash_array(c.offered_versions) AS hv, hash_array(c.offered_ciphers) AS hc,
+               hash_array(c.offered_groups) AS hg,
+               c.application_names AS fapps, c.client_addresses AS faddrs,
+               c.connections AS fconns, c.last_seen AS flast
+          FROM pgtls_audit.client_fingerprints c),
+    offer AS MATERIALIZED (SELECT DISTINCT fp.hv, fp.hc, fp.hg, fp.ov, fp.oc, fp.og FROM fp),
+    -- each distinct offered group once: in common with the server, and
+    -- post-quantum (tls_group_key() is a function call, not inlined)
+    grp_key AS MATERIALIZED (
+        SELECT q.g, q.k = ANY (srv_groups) AS common,
+               (q.k LIKE '%mlkem%' OR q.k LIKE '%kyber%') AS pq
+          FROM (SELECT u.g, pgtls_audit.tls_group_key(u.g) AS k
+                  FROM (SELECT DISTINCT unnest(o.og) AS g FROM offer o) u) q),
+    decision AS MATERIALIZED (
+        SELECT o.hv, o.hc, o.hg, o.ov, o.oc, o.og, ver.ranks, ver.max_rank, grp.has_common,
+               grp.pq_common, t13.suite13, t12.any12,
+               COALESCE(t13.would13,
+                        CASE WHEN t12.suite12 IS NOT NULL THEN
+                             CASE ver.v12 WHEN 3 THEN 'TLSv1.2 ' WHEN 2 THEN 'TLSv1.1 '
+                                          ELSE 'TLSv1 ' END || t12.suite12 END) AS would
+          FROM offer o
+          -- the offered versions within [min, max] (NULL: none), the
+          -- highest of them below 1.3, the highest offered at all
+          CROSS JOIN LATERAL (
+              SELECT r.ranks, (SELECT max(x) FROM unnest(r.ranks) x WHERE x <= 3) AS v12,
+                     (SELECT max(CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
+                                        WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 ELSE 0 END)
+                        FROM unnest(o.ov) v) AS max_rank
+                FROM (SELECT array_agg(DISTINCT q.rank ORDER BY q.rank) AS ranks
+                        FROM (SELECT CASE v WHEN 'TLSv1' THEN 1 WHEN 'TLSv1.1' THEN 2
+                                            WHEN 'TLSv1.2' THEN 3 WHEN 'TLSv1.3' THEN 4 END AS rank
+                                FROM unnest(o.ov) v) q
+                       WHERE q.rank BETWEEN lo AND hi) r) ver
+          -- a group in common, and a post-quantum one among them
+          CROSS JOIN LATERAL (
+              SELECT COALESCE(bool_or(gk.common), false) AS has_common,
+                     COALESCE(bool_or(gk.common AND gk.pq), false) AS pq_common
+                FROM unnest(o.og) u(g) JOIN grp_key gk ON gk.g = u.g) grp
+          -- TLS 1.3: the server's first TLS 1.3 suite the client offers
+          CROSS JOIN LATERAL (
+              SELECT q.suite13,
+                     CASE WHEN q.suite13 IS NOT NULL AND grp.has_common
+                          THEN 'TLSv1.3 ' || q.suite13 END AS would13
+                FROM (SELECT CASE WHEN 4 = ANY (ver.ranks) THEN
+                             (SELECT s.name
+                                FROM unnest(s_name, s_min) WITH ORDINALITY AS s(name, min_rank, ord)
+                               WHERE s.min_rank = 4 AND s.name = ANY (o.oc)
+                               ORDER BY s.ord LIMIT 1) END AS suite13) q) t13
+          -- else the highest common version below 1.3: a suite allowed in
+          -- it, and a common group for ECDHE suites
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN t13.would13 IS NULL AND ver.v12 IS NOT NULL THEN EXISTS (
+                         SELECT 1 FROM unnest(s_name, s_min, s_max) AS s(name, min_rank, max_rank)
+                          WHERE s.min_rank <= ver.v12 AND s.max_rank >= ver.v12 AND s.max_rank < 4
+                            AND s.name = ANY (o.oc)) END AS any12,
+                     CASE WHEN t13.would13 IS NULL AND ver.v12 IS NOT NULL THEN (
+                         SELECT s.name
+                           FROM unnest(s_name, s_min, s_max, s_ecdhe) WITH ORDINALITY
+                                AS s(name, min_rank, max_rank, ecdhe, ord)
+                          WHERE s.min_rank <= ver.v12 AND s.max_rank >= ver.v12 AND s.max_rank < 4
+                            AND s.name = ANY (o.oc)
+                            AND (NOT s.ecdhe OR grp.has_common)
+                          ORDER BY s.ord LIMIT 1) END AS suite12) t12)
+    SELECT fp.fja4, fp.fhigh, fp.fusers, fp.fapps, fp.faddrs, fp.fconns, fp.flast,
+           d.would IS NULL,
+           CASE WHEN d.would IS NOT NULL THEN NULL
+                WHEN d.ranks IS NULL THEN CASE
+                    WHEN fp.fhigh IS NULL THEN 'no common protocol version'
+                    WHEN d.max_rank < lo
+                    THEN format('no common protocol version (client offers at most %s)', fp.fhigh)
                     ELSE format('no common protocol version (server allows at most %s)', p_max)
-                END;
-            ELSIF NOT any_cipher THEN
-                why := 'no common cipher suite';
-            ELSE
-                why := 'no common group';
-            END IF;
-        ELSE
-            post_quantum := EXISTS (SELECT 1 FROM unnest(common_groups) g
-                                     WHERE g LIKE '%mlkem%' OR g LIKE '%kyber%')
-                            AND would_negotiate LIKE 'TLSv1.3 %';
-        END IF;
-        RETURN NEXT;
-    END LOOP;
+                END
+                WHEN NOT (d.suite13 IS NOT NULL OR COALESCE(d.any12, false))
+                THEN 'no common cipher suite'
+                ELSE 'no common group'
+           END,
+           d.would,
+           d.would IS NOT NULL AND d.pq_common AND d.would LIKE 'TLSv1.3 %'
+      FROM fp JOIN decision d
+           ON fp.hv = d.hv AND fp.hc = d.hc AND fp.hg = d.hg
+          AND fp.ov IS NOT DISTINCT FROM d.ov AND fp.oc IS NOT DISTINCT FROM d.oc
+          AND fp.og IS NOT DISTINCT FROM d.og
+     ORDER BY fp.fconns DESC, fp.fja4;
 END
 $$;
 COMMENT ON FUNCTION settings_impact(text, text, text, text, text) IS

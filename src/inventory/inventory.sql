@@ -21,7 +21,7 @@ AS 'MODULE_PATHNAME', 'pgtls_audit_connections'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW connections AS
-  SELECT * FROM connections_raw() ORDER BY ts DESC;
+  SELECT * FROM connections_raw();
 COMMENT ON VIEW connections IS
 'The most recent connection attempts (pgtls_audit.history_size), newest first, failures included';
 

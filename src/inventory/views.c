@@ -25,7 +25,16 @@
  * Cost at scale (README, "Performance"): each row is built in a memory
  * context reset once the row is in the tuplestore, so a call's memory does
  * not grow with the rows; offered suites and groups are named once per
- * call, not once per row.
+ * call, not once per row, and each distinct offered list (and ALPN list)
+ * becomes a text[] once per call (up to CACHED_ARRAYS_MAX of them).
+ *
+ * Order.  connections_raw() returns the ring newest first by ts (then by
+ * insertion), so the connections view needs no ORDER BY (sorting 100k
+ * wide rows again cost a fifth of reading the view).  A first pass reads
+ * ts and seq of each entry, one entry per lock hold (ring_order); the ring
+ * is in that order unless concurrent attempts entered it out of ts order,
+ * and only then is the list sorted.  The second pass copies the entries
+ * in that order, one per lock hold, and skips any overwritten meanwhile.
  *
  * src/inventory/views.c
  *
@@ -34,8 +43,11 @@
 #include "pgtls_audit.h"
 
 #include "access/htup_details.h"
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -159,6 +171,7 @@ typedef struct ViewScratch
 	MemoryContext call_cxt;		/* lives as long as the call */
 	MemoryContext row_cxt;		/* reset after each row */
 	HTAB	   *names;			/* OfferName by kind << 16 | value */
+	HTAB	   *arrays;			/* CachedArray by CachedArrayKey */
 	struct ssl_st *ssl;			/* audit_offer_naming_ssl(), or NULL */
 } ViewScratch;
 
@@ -168,6 +181,40 @@ typedef struct OfferName
 	Datum		name;			/* text, in call_cxt */
 } OfferName;
 
+/*
+ * The arrays of a call, cached by what they are made of: the kind of list
+ * (an AuditOfferKind, or CACHED_ALPN for offered_alpn) and the bytes it is
+ * made from (the code points of an offered list, the text of the ALPN
+ * list).  Clients with the same TLS stack offer the same lists, so most
+ * rows reuse an array built once; tuplestore_putvalues copies it into the
+ * row.  At most CACHED_ARRAYS_MAX arrays are kept (a few MB at most);
+ * past that, arrays are built per row as before.
+ *
+ * A cached array is kept compressed (pglz, as TOAST would store it in a
+ * table) when that makes it smaller: the suite names of one offer (about
+ * 780 bytes for libpq's 31) are half of a connections row, and a result
+ * of 100k rows does not fit in work_mem, so every byte of a row is
+ * written to the tuplestore's temporary file and read back.  A compressed
+ * inline datum is an ordinary value (every function that reads a varlena
+ * detoasts it), so what a query sees is the same array.
+ */
+#define CACHED_ALPN			0xffff
+#define CACHED_ARRAY_BYTES	Max(AUDIT_OFFER_MAX_CIPHERS * sizeof(uint16), INV_ALPN_LEN)
+#define CACHED_ARRAYS_MAX	1024
+
+typedef struct CachedArrayKey
+{
+	uint16		kind;
+	uint16		len;			/* bytes of data in use */
+	char		data[CACHED_ARRAY_BYTES];
+} CachedArrayKey;
+
+typedef struct CachedArray
+{
+	CachedArrayKey key;
+	Datum		array;			/* text[], in call_cxt */
+} CachedArray;
+
 static void
 view_scratch_init(ViewScratch *vs)
 {
@@ -176,6 +223,7 @@ view_scratch_init(ViewScratch *vs)
 										"pgtls_audit view row",
 										ALLOCSET_DEFAULT_SIZES);
 	vs->names = NULL;
+	vs->arrays = NULL;
 	vs->ssl = NULL;
 }
 
@@ -185,6 +233,8 @@ view_scratch_done(ViewScratch *vs)
 	MemoryContextDelete(vs->row_cxt);
 	if (vs->names != NULL)
 		hash_destroy(vs->names);
+	if (vs->arrays != NULL)
+		hash_destroy(vs->arrays);
 }
 
 /* The text name of an offered value, named once per call */
@@ -218,12 +268,82 @@ offer_value_text(ViewScratch *vs, AuditOfferKind kind, uint16 v)
 	return entry->name;
 }
 
+/* dynahash callbacks of the array cache: only the bytes in use count */
+static uint32
+cached_array_hash(const void *key, Size keysize)
+{
+	const CachedArrayKey *k = key;
+
+	return hash_bytes((const unsigned char *) k,
+					  offsetof(CachedArrayKey, data) + k->len);
+}
+
+static int
+cached_array_match(const void *key1, const void *key2, Size keysize)
+{
+	const CachedArrayKey *a = key1;
+	const CachedArrayKey *b = key2;
+
+	if (a->kind != b->kind || a->len != b->len)
+		return 1;
+	return memcmp(a->data, b->data, a->len);
+}
+
+static void *
+cached_array_keycopy(void *dest, const void *src, Size keysize)
+{
+	const CachedArrayKey *k = src;
+
+	return memcpy(dest, src, offsetof(CachedArrayKey, data) + k->len);
+}
+
 /*
- * An offered list as text[]: each value named as in the record
- * (audit_offer_value_name), hex where OpenSSL does not know it.
+ * The cache entry for key, NULL when the cache is full and key is not in
+ * it.  A new entry's array is (Datum) 0: the caller builds it in call_cxt.
  */
+static CachedArray *
+cached_array_lookup(ViewScratch *vs, const CachedArrayKey *key)
+{
+	CachedArray *entry;
+	bool		found;
+
+	if (vs->arrays == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(CachedArrayKey);
+		ctl.entrysize = sizeof(CachedArray);
+		ctl.hash = cached_array_hash;
+		ctl.match = cached_array_match;
+		ctl.keycopy = cached_array_keycopy;
+		ctl.hcxt = vs->call_cxt;
+		vs->arrays = hash_create("pgtls_audit view arrays", 64, &ctl,
+								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+								 HASH_KEYCOPY | HASH_CONTEXT);
+	}
+	entry = hash_search(vs->arrays, key, HASH_FIND, NULL);
+	if (entry != NULL || hash_get_num_entries(vs->arrays) >= CACHED_ARRAYS_MAX)
+		return entry;
+	entry = hash_search(vs->arrays, key, HASH_ENTER, &found);
+	entry->array = (Datum) 0;
+	return entry;
+}
+
+/* A cached array as it is kept: compressed if that makes it smaller */
 static Datum
-offer_array(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
+cached_array_compress(Datum array)
+{
+	Datum		compressed = toast_compress_datum(array, TOAST_PGLZ_COMPRESSION);
+
+	if (DatumGetPointer(compressed) == NULL)
+		return array;
+	pfree(DatumGetPointer(array));
+	return compressed;
+}
+
+/* An offered list as text[], each value named (offer_value_text) */
+static Datum
+offer_array_build(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
 {
 	Datum		elems[Max(AUDIT_OFFER_MAX_CIPHERS, AUDIT_OFFER_MAX_GROUPS)];
 
@@ -234,9 +354,37 @@ offer_array(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
 										   TYPALIGN_INT));
 }
 
+/*
+ * An offered list as text[]: each value named as in the record
+ * (audit_offer_value_name), hex where OpenSSL does not know it.  Built
+ * once per call for each distinct list (the array cache above).
+ */
+static Datum
+offer_array(ViewScratch *vs, AuditOfferKind kind, const uint16 *v, int n)
+{
+	CachedArrayKey key;
+	CachedArray *entry;
+	MemoryContext old;
+
+	n = Min(n, (int) Max(AUDIT_OFFER_MAX_CIPHERS, AUDIT_OFFER_MAX_GROUPS));
+	key.kind = (uint16) kind;
+	key.len = (uint16) (n * sizeof(uint16));
+	memcpy(key.data, v, key.len);
+	entry = cached_array_lookup(vs, &key);
+	if (entry == NULL)
+		return offer_array_build(vs, kind, v, n);
+	if (entry->array == (Datum) 0)
+	{
+		old = MemoryContextSwitchTo(vs->call_cxt);
+		entry->array = cached_array_compress(offer_array_build(vs, kind, v, n));
+		MemoryContextSwitchTo(old);
+	}
+	return entry->array;
+}
+
 /* A comma-separated list as stored (offered_alpn) as text[] */
 static Datum
-list_array(const char *list)
+list_array_build(const char *list)
 {
 	char	   *copy = pstrdup(list);
 	int			max = 1;
@@ -270,6 +418,32 @@ list_array(const char *list)
 	return result;
 }
 
+/* offered_alpn as text[], built once per call for each distinct list */
+static Datum
+list_array(ViewScratch *vs, const char *list)
+{
+	CachedArrayKey key;
+	CachedArray *entry;
+	MemoryContext old;
+	size_t		len = strlen(list);
+
+	if (len > sizeof(key.data))
+		return list_array_build(list);
+	key.kind = CACHED_ALPN;
+	key.len = (uint16) len;
+	memcpy(key.data, list, len);
+	entry = cached_array_lookup(vs, &key);
+	if (entry == NULL)
+		return list_array_build(list);
+	if (entry->array == (Datum) 0)
+	{
+		old = MemoryContextSwitchTo(vs->call_cxt);
+		entry->array = cached_array_compress(list_array_build(list));
+		MemoryContextSwitchTo(old);
+	}
+	return entry->array;
+}
+
 /* The 6 offer columns of connections_raw() */
 static int
 history_offer_columns(ViewScratch *vs, const HistoryEntry *h, Datum *values,
@@ -290,7 +464,7 @@ history_offer_columns(ViewScratch *vs, const HistoryEntry *h, Datum *values,
 	values[i++] = offer_array(vs, AUDIT_OFFER_CIPHER, h->offer.ciphers, h->offer.nciphers);
 	values[i++] = offer_array(vs, AUDIT_OFFER_GROUP, h->offer.groups, h->offer.ngroups);
 	if (h->offered_alpn[0] != '\0')
-		values[i] = list_array(h->offered_alpn);
+		values[i] = list_array(vs, h->offered_alpn);
 	else
 		nulls[i] = true;
 	i++;
@@ -399,8 +573,80 @@ history_entry_copy(HistoryEntry *dst, const HistoryEntry *src)
 	COPY_OFFER_LIST(&dst->offer, &src->offer, keyshares, dst->offer.nkeyshares);
 }
 
+/*
+ * The order of the connections view: newest first by ts, then by
+ * insertion.  Attempts are timestamped before they take the lock, so
+ * concurrent ones can enter the ring slightly out of ts order; the view
+ * needs no ORDER BY because connections_raw() returns its rows in this
+ * order.
+ */
+typedef struct RingOrder
+{
+	TimestampTz ts;
+	uint64		seq;
+} RingOrder;
+
+static int
+ring_order_cmp(const void *a, const void *b)
+{
+	const RingOrder *x = a;
+	const RingOrder *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts > y->ts ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq > y->seq ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The ring's entries numbered oldest .. newest that are still there, in
+ * the view's order; *count is set to their number.  Reads the ts and seq
+ * of each entry under the lock, one entry per hold, newest first, and
+ * stops at a reset.  Sorts only when the ring is out of ts order (rare:
+ * the ring is filled in order of insertion).
+ */
+static RingOrder *
+ring_order(uint64 newest, uint64 oldest, uint64 generation, int32 size,
+		   int64 *count)
+{
+	RingOrder  *order;
+	int64		n = 0;
+	bool		sorted = true;
+
+	order = palloc(sizeof(RingOrder) * Max(newest - oldest + 1, 1));
+	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
+	{
+		InventoryLockTimer lt;
+		const HistoryEntry *h = &inventory->history[(seq - 1) % size];
+		bool		reset_since;
+
+		CHECK_FOR_INTERRUPTS();
+		inventory_lock(&lt, INV_LOCK_READER);
+		reset_since = inventory->generation != generation;
+		order[n].seq = h->seq;
+		order[n].ts = h->ts;
+		inventory_unlock(&lt);
+		if (reset_since)
+			break;
+		if (order[n].seq != seq)
+			continue;			/* overwritten meanwhile by a newer attempt */
+		if (n > 0 && ring_order_cmp(&order[n - 1], &order[n]) > 0)
+			sorted = false;
+		n++;
+	}
+	if (!sorted)
+		qsort(order, n, sizeof(RingOrder), ring_order_cmp);
+	*count = n;
+	return order;
+}
+
 PG_FUNCTION_INFO_V1(pgtls_audit_connections);
 
+/*
+ * The rows of the connections view, newest first (ring_order), each entry
+ * copied under the lock one at a time, in a row context reset per row.
+ */
 Datum
 pgtls_audit_connections(PG_FUNCTION_ARGS)
 {
@@ -411,6 +657,8 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 				oldest,
 				generation;
 	int32		size;
+	RingOrder  *order;
+	int64		count;
 	ViewScratch vs;
 
 	require_inventory();
@@ -427,8 +675,9 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 				 newest - inventory->history_size : 0) + 1;
 	inventory_unlock(&lt);
 	size = inventory->history_size;
+	order = ring_order(newest, oldest, generation, size, &count);
 
-	for (uint64 seq = newest; seq >= oldest && seq > 0; seq--)
+	for (int64 k = 0; k < count; k++)
 	{
 		HistoryEntry h;
 		MemoryContext old;
@@ -440,16 +689,16 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		inventory_lock(&lt, INV_LOCK_READER);
 		reset_since = inventory->generation != generation;
 		if (!reset_since)
-			history_entry_copy(&h, &inventory->history[(seq - 1) % size]);
+			history_entry_copy(&h, &inventory->history[(order[k].seq - 1) % size]);
 		inventory_unlock(&lt);
 #ifdef __GNUC__
-		/* the next (older) entry, a page away: start its TLB and cache miss */
-		if (seq > oldest)
-			__builtin_prefetch(&inventory->history[(seq - 2) % size]);
+		/* the next entry, a page away: start its TLB and cache miss */
+		if (k + 1 < count)
+			__builtin_prefetch(&inventory->history[(order[k + 1].seq - 1) % size]);
 #endif
 		if (reset_since)
 			break;
-		if (h.seq != seq)
+		if (h.seq != order[k].seq)
 			continue;			/* overwritten meanwhile by a newer attempt */
 		if (only_user && strcmp(h.user_name, only_user) != 0)
 			continue;
@@ -460,6 +709,7 @@ pgtls_audit_connections(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(vs.row_cxt);
 	}
+	pfree(order);
 	view_scratch_done(&vs);
 	return (Datum) 0;
 }
@@ -774,7 +1024,6 @@ fingerprint_row(ViewScratch *vs, const InventoryEntry *entry,
 	uint16		highest = 0;
 	uint16		pq[AUDIT_OFFER_MAX_GROUPS];
 	int			npq = 0;
-	char		name[AUDIT_OFFER_NAME_LEN];
 	int			i = 0;
 
 	for (int k = 0; k < e->offer.nversions; k++)
@@ -786,8 +1035,7 @@ fingerprint_row(ViewScratch *vs, const InventoryEntry *entry,
 	values[i] = text_or_null(e->key.ja4, &nulls[i]), i++;
 	nulls[i] = e->offer.nversions == 0;
 	if (!nulls[i])
-		values[i] = CStringGetTextDatum(audit_offer_value_name(AUDIT_OFFER_VERSION,
-															   highest, NULL, name));
+		values[i] = offer_value_text(vs, AUDIT_OFFER_VERSION, highest);
 	i++;
 	values[i++] = offer_array(vs, AUDIT_OFFER_VERSION, e->offer.versions, e->offer.nversions);
 	values[i++] = offer_array(vs, AUDIT_OFFER_CIPHER, e->offer.ciphers, e->offer.nciphers);

@@ -4,9 +4,9 @@
 # rows filled, with the distinct values the fill made; LRU eviction at
 # capacity keeps exactly the newest entries; settings_impact() decides
 # exactly the filled TLS 1.2-only and CBC-only fingerprints; the fill stops
-# at statement_timeout; the save file carries 10,000 entries per table
-# across a restart; the shared memory the module requests is what its
-# size code computes.  The larger sizes (100k, 1M) and the timings are in
+# at statement_timeout; connections is newest first by ts when the ring is
+# not; the save file carries 10,000 entries per table across a restart;
+# the shared memory the module requests is what its size code computes.  The larger sizes (100k, 1M) and the timings are in
 # test/lib/bench_inventory.sh (test/bench), never asserted here.
 use strict;
 use warnings;
@@ -149,6 +149,22 @@ like($err, qr/57014/, 'fill(10,000,000) stops at statement_timeout (57014)');
 my $added = $node->safe_psql('postgres', 'SELECT records_total FROM pgtls_audit.stats') - $before;
 ok($added > 1000 && $added < 10000000,
 	"the cancelled fill had added some attempts, not all ($added)");
+
+# connections is newest first by ts with no ORDER BY of its own (1.1),
+# also when attempts entered the ring out of ts order: the first fill
+# dates its 10 attempts over the 10 ms before it, the second its 5,000
+# over the 5 s before it, so the first fill's newest attempt lands among
+# the second's
+$got = $node->safe_psql('postgres', q{
+	SELECT pgtls_audit.reset() \gset
+	SELECT pgtls_fill.fill(10) AS a \gset
+	SELECT pgtls_fill.fill(5000) AS b \gset
+	WITH v AS (SELECT ts, pid, row_number() OVER () AS pos FROM pgtls_audit.connections)
+	SELECT (SELECT count(*) FROM v) || ' ' ||
+	       (SELECT count(*) FROM v a JOIN v b ON b.pos = a.pos + 1 WHERE b.ts > a.ts) || ' ' ||
+	       (SELECT pos > 1 AND pos < 5010 FROM v WHERE pid = 100009)});
+is($got, '5010 0 true',
+	'connections: overlapping fills come out newest first by ts, the first fill\'s newest among the second\'s');
 
 # the save file carries the full tables across a clean restart
 $node->safe_psql('postgres', "SELECT pgtls_audit.reset(); SELECT pgtls_fill.fill($n)");
