@@ -13,8 +13,10 @@
  * pages of shared memory it is about to touch before taking it
  * (inventory_prefetch, lru_prefetch), then holds it for a few memcpy's and
  * O(1) hash/LRU operations.  Readers take it once per entry, copy that
- * entry, and release it, so a reader never holds up a connection for
- * longer than one entry copy, however large the tables.  A contended
+ * entry, and release it (connections_raw takes it twice per ring entry: a
+ * first pass reads its ts and number to order the rows, views.c), so a
+ * reader never holds up a connection for longer than one entry copy,
+ * however large the tables.  A contended
  * acquisition waits with a short back-off of its own before PostgreSQL's
  * s_lock() (inventory_lock.c): s_lock sleeps at least 1 ms at a time.
  *
