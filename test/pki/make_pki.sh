@@ -378,8 +378,11 @@ server_cert server_ec v3_server_ec 365
 server_cert server_expiring v3_server_rsa 5
 # Not yet valid: from 30 days from now, for a year
 csr "$out/server_future.key" "/CN=localhost" "$work/server_future.csr"
-ca_sign "$work/server_future.csr" v3_server_rsa "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)" \
-	"$(date -u -d '+395 days' +%Y%m%d%H%M%SZ)" "$work/server_future.leaf"
+# both dates from one instant: two clock reads a second apart made its
+# lifetime 365 days and 1 second (sql/certificates.sql prints it)
+future_base=$(date -u +%s)
+ca_sign "$work/server_future.csr" v3_server_rsa "$(date -u -d "@$((future_base + 30 * 86400))" +%Y%m%d%H%M%SZ)" \
+	"$(date -u -d "@$((future_base + 395 * 86400))" +%Y%m%d%H%M%SZ)" "$work/server_future.leaf"
 cat "$work/server_future.leaf" "$out/intermediate_ca.crt" >"$out/server_future.crt"
 for b in root_ca intermediate_ca server_leaf server_ec server_expiring server_future; do
 	write_meta "$b"
