@@ -66,7 +66,7 @@ fi
 # valgrind (callgrind_annotate is in the same package), the packages
 # test/lib/packages.sh names for the memory checkers
 source "$here/test/lib/packages.sh"
-install_checker_packages >/dev/null || exit 1
+install_checker_packages valgrind >/dev/null || exit 1
 command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null || {
 	echo "bench_instr: valgrind (with callgrind_annotate) is not installed" >&2; exit 1; }
 

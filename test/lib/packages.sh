@@ -26,12 +26,13 @@ install_packages() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# install_checker_packages: what the memory checkers need
+# install_checker_packages [PACKAGE...]: what the memory checkers need
 # (test/lib/asan_run.sh: gcc's libasan and libubsan, which gcc brings;
-# test/lib/valgrind_run.sh: valgrind).  As root only.
+# test/lib/valgrind_run.sh: valgrind), or only the packages named.  As
+# root only.
 install_checker_packages() {
 	local missing=() p
-	for p in gcc libasan8 libubsan1 valgrind; do
+	for p in ${*:-gcc libasan8 libubsan1 valgrind}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
