@@ -800,8 +800,9 @@ inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
  * Add one attempt to the inventory and decide whether its record is
  * written (mode: the log_connections or log_failures value that applies
  * to it).  Never raises an error.  Everything is built outside the lock,
- * and the pages it will touch are faulted in there too; under it: the counters, the ring entry, the table updates, the volume
- * decision and the copies of due summaries.  Without the inventory (not
+ * and the pages it will touch are faulted in there too; under it: the
+ * counters, the ring entry, the table updates, the volume decision and
+ * the copies of due summaries.  Without the inventory (not
  * preloaded) every record that mode allows is written.
  */
 void
