@@ -20,6 +20,19 @@
 
 #include "datatype/timestamp.h"
 
+/*
+ * A large static buffer (the kept ClientHello, the exit path's
+ * pg_hosts.conf) goes into x86-64's large-data BSS section, which the
+ * linker places after .bss, so that the small statics a connection writes
+ * share one page: each page of them is a page fault in every new backend
+ * (README "Performance", point 8).  Elsewhere an ordinary static.
+ */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__)
+#define PGTLS_LARGE_BUFFER __attribute__((section(".lbss")))
+#else
+#define PGTLS_LARGE_BUFFER
+#endif
+
 /* Every log record starts with this marker, for log shippers to select. */
 #define PGTLS_AUDIT_MARKER "PGTLS_AUDIT"
 /* Version of the record schema (field "v"); bumped on incompatible change. */

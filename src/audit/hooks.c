@@ -105,6 +105,9 @@ typedef enum AttemptState
 /* Per-backend state of the one connection attempt this backend serves. */
 static AttemptState attempt_state = ATTEMPT_NONE;
 static AuditRecord attempt;
+
+/* inventory_add's due summaries (audit_hooks_install) */
+static InventorySummary *due_summaries = NULL;
 static bool attempt_port_captured = false;
 static bool attempt_hook_called = false;
 static bool attempt_auth_decided = false;	/* the hook chain was entered */
@@ -378,6 +381,7 @@ record_attempt(void)
 
 	/* one spinlock hold: counted, and decided (log_connections = new) */
 	success = attempt.outcome == AUDIT_OUTCOME_SUCCESS;
+	decision.summaries = due_summaries;
 	inventory_add(&attempt,
 				  (AuditLogMode) (success ? pgtls_audit_log_connections :
 								  pgtls_audit_log_failures),
@@ -562,6 +566,16 @@ audit_hooks_install(void)
 	emit_log_hook = audit_emit_log;
 	audit_install_tls_init_hook(audit_hooks_tls_handshake_started);
 	inventory_set_summary_writer(write_summary);
+
+	/*
+	 * The array for the summaries inventory_add may hand back (14 kB),
+	 * allocated here in the postmaster: a backend's stack had it before,
+	 * which pushed every frame below into stack pages a new backend had not
+	 * touched, and a static one would sit between the small statics.  A
+	 * backend touches its pages only when a count is due.
+	 */
+	due_summaries = MemoryContextAlloc(TopMemoryContext,
+									   INVENTORY_MAX_SUMMARIES * sizeof(InventorySummary));
 
 	/*
 	 * The SHA-256 of JA4 and of the certificate fingerprint, fetched here in

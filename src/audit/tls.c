@@ -68,7 +68,7 @@ static bool tls_handshake_started = false;
  * (hello_too_long), and its fields stay unknown.
  */
 #define CLIENT_HELLO_BUFSIZE (16 * 1024)
-static uint8 client_hello[CLIENT_HELLO_BUFSIZE];
+static uint8 client_hello[CLIENT_HELLO_BUFSIZE] PGTLS_LARGE_BUFFER;
 static size_t client_hello_len = 0;
 static bool client_hello_too_long = false;
 

@@ -3,7 +3,8 @@
  * hosts_file.c
  *	  PostgreSQL 19's pg_hosts.conf, the per-host certificates of server
  *	  side SNI (ssl_sni = on, setting hosts_file), read by a small parser
- *	  of our own that allocates nothing and raises nothing; and, for the
+ *	  of our own that uses no memory context (one malloc'd buffer) and
+ *	  raises nothing; and, for the
  *	  SQL functions (certificates, key check, findings), the whole file as
  *	  a list and the checks the server's own parser makes of each line.
  *
@@ -187,14 +188,21 @@ pgtls_hosts_line_has_name(const PgtlsHostsLine *l, const char *name)
 	return false;
 }
 
-/* The static buffer the exit path reads the file into. */
-static char hosts_buf[HOSTS_READ_MAX];
-static PgtlsHostsLine hosts_line;
-
+/*
+ * The line serving a connection, for the exit path: the file is read into
+ * one malloc'd buffer, freed before returning (a static one of 64 kB sat
+ * between the small statics every connection writes, a page fault more per
+ * backend); 0 when the file cannot be read or the memory is not there.
+ */
 int
 pgtls_hosts_entry_for(const char *path, const char *sni)
 {
-	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
+	struct
+	{
+		PgtlsHostsLine line;
+		char		buf[HOSTS_READ_MAX];
+	}		   *work;
+	int			fd;
 	ssize_t		n;
 	size_t		len = 0;
 	size_t		pos = 0;
@@ -203,22 +211,30 @@ pgtls_hosts_entry_for(const char *path, const char *sni)
 				no_sni = 0,
 				deflt = 0;
 
-	if (fd < 0)
+	work = malloc(sizeof(*work));
+	if (work == NULL)
 		return 0;
-	while (len < sizeof(hosts_buf) &&
-		   (n = read(fd, hosts_buf + len, sizeof(hosts_buf) - len)) > 0)
+	fd = open(path, O_RDONLY | PG_BINARY, 0);
+	if (fd < 0)
+	{
+		free(work);
+		return 0;
+	}
+	while (len < sizeof(work->buf) &&
+		   (n = read(fd, work->buf + len, sizeof(work->buf) - len)) > 0)
 		len += n;
 	close(fd);
 
-	while (pgtls_hosts_next_line(hosts_buf, len, &pos, &lineno, &hosts_line))
+	while (pgtls_hosts_next_line(work->buf, len, &pos, &lineno, &work->line))
 	{
-		if (named == 0 && sni != NULL && pgtls_hosts_line_has_name(&hosts_line, sni))
-			named = hosts_line.line;
-		if (no_sni == 0 && pgtls_hosts_line_has_name(&hosts_line, "/no_sni/"))
-			no_sni = hosts_line.line;
-		if (deflt == 0 && pgtls_hosts_line_has_name(&hosts_line, "*"))
-			deflt = hosts_line.line;
+		if (named == 0 && sni != NULL && pgtls_hosts_line_has_name(&work->line, sni))
+			named = work->line.line;
+		if (no_sni == 0 && pgtls_hosts_line_has_name(&work->line, "/no_sni/"))
+			no_sni = work->line.line;
+		if (deflt == 0 && pgtls_hosts_line_has_name(&work->line, "*"))
+			deflt = work->line.line;
 	}
+	free(work);
 	if (sni != NULL)
 		return named ? named : deflt;
 	return no_sni ? no_sni : deflt;

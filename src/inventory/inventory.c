@@ -760,9 +760,9 @@ fingerprint_touch(const AttemptKeys *k, const HistoryEntry *h)
  * usually mapped by the same fault), each table's bucket, chain and
  * insert slot for the attempt's keys, and the two pending lists' ends.
  * Also, when a count is pending (log_connections or log_failures = new),
- * the decision's summaries on this process's stack, which the lock
- * holder writes when a tuple's count is due (one byte per page, before
- * any summary is counted in it).  Only reads of shared memory; what they
+ * the caller's array for the decision's summaries, which the lock holder
+ * writes when a tuple's count is due (one byte per page, before any
+ * summary is counted in it).  Only reads of shared memory; what they
  * read only chooses what to touch.
  */
 static void
@@ -791,9 +791,9 @@ inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
 		lru_prefetch(inventory->fingerprints, k->fingerprint_hash);
 	if (vi->clients_pending.head < 0 && vi->failures_pending.head < 0)
 		return;					/* no count pending: no summary is taken */
-	for (Size off = 0; off < sizeof(d->summaries); off += 4096)
+	for (Size off = 0; off < INVENTORY_MAX_SUMMARIES * sizeof(InventorySummary); off += 4096)
 		sums[off] = 0;
-	sums[sizeof(d->summaries) - 1] = 0;
+	sums[INVENTORY_MAX_SUMMARIES * sizeof(InventorySummary) - 1] = 0;
 }
 
 /*

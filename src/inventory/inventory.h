@@ -54,7 +54,12 @@ typedef struct InventoryDecision
 	TimestampTz repeats_first;
 	TimestampTz repeats_last;
 	int			nsummaries;		/* summaries to write after the lock */
-	InventorySummary summaries[INVENTORY_MAX_SUMMARIES];
+	/*
+	 * The caller's array of INVENTORY_MAX_SUMMARIES, which receives them: a
+	 * static one (14 kB on the stack pushed every frame below it into
+	 * stack pages a new backend had not touched, a page fault each)
+	 */
+	InventorySummary *summaries;
 } InventoryDecision;
 
 extern void inventory_define_settings(void);

@@ -221,7 +221,9 @@ run_step(CostStep step, Port *port, AuditRecord *rec, MemoryContext scratch)
 			{
 				/* the same record each time: with new, all but the first are counted */
 				InventoryDecision decision;
+				static InventorySummary summaries[INVENTORY_MAX_SUMMARIES];
 
+				decision.summaries = summaries;
 				inventory_add(rec, step == STEP_INVENTORY_NEW ? AUDIT_LOG_NEW : AUDIT_LOG_ON,
 							  3600, &decision);
 			}

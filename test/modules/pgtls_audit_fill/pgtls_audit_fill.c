@@ -188,6 +188,7 @@ fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
 	uint32		f = (uint32) (k % nfingerprints);
 	AuditRecord rec;
 	InventoryDecision decision;
+	static InventorySummary fill_summaries[INVENTORY_MAX_SUMMARIES];
 	char		addr[INV_ADDR_LEN];
 	char		port[INV_PORT_LEN];
 	char		user[INV_NAME_LEN];
@@ -258,6 +259,7 @@ fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
 	rec.ja4 = ja4;
 	rec.has_offer = true;
 
+	decision.summaries = fill_summaries;
 	inventory_add(&rec, AUDIT_LOG_ON, 3600, &decision);
 }
 
