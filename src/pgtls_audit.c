@@ -19,6 +19,7 @@
 #include "audit/log_file.h"
 #include "audit/record.h"
 #include "certs/cert_info.h"
+#include "certs/server_files.h"
 #include "inventory/inventory.h"
 #include "inventory/persist.h"
 
@@ -319,6 +320,7 @@ _PG_init(void)
 	audit_log_file_install();
 	inventory_install_hooks();
 	inventory_persist_install();
+	certificates_install_hooks();
 }
 
 /*

@@ -121,17 +121,59 @@ record_alloc(void *arg, Size size)
 	return audit_record_alloc((AuditRecord *) arg, size);
 }
 
+/*
+ * Whether a name the server printed (peer_dn: RFC 2253, every byte above
+ * 0x7f escaped as \XX) printed a byte above 0x7f.  If not, it is what
+ * pgtls_x509_name_text() prints with UTF-8 kept: the two differ only in
+ * those bytes.
+ */
+static bool
+rfc2253_has_escaped_msb(const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s != '\\')
+			continue;
+		s++;
+		/* "\XX" (a hex pair) or a backslash before one character */
+		if (isxdigit((unsigned char) s[0]) && isxdigit((unsigned char) s[1]))
+		{
+			if (strchr("89abcdefABCDEF", s[0]) != NULL)
+				return true;
+			s++;
+		}
+		else if (*s == '\0')
+			break;
+	}
+	return false;
+}
+
+/*
+ * The certificate's fields.  server_dn: the server's own print of its
+ * subject (Port.peer_dn) when cert is the verified peer certificate, else
+ * NULL: printing a name costs about 20,000 instructions, and the server's
+ * copy is the same text unless a byte above 0x7f was escaped in it.
+ */
 static void
-capture_certificate(AuditRecord *rec, X509 *cert)
+capture_certificate(AuditRecord *rec, X509 *cert, const char *server_dn)
 {
 	PgtlsAllocator mem = {record_alloc, rec, false};
+	const char *issuer;
 
 	rec->client_cert_present = true;
-	/* RFC 2253, UTF-8 kept as is (as the server prints peer_dn) */
-	rec->client_dn = pgtls_x509_name_text(X509_get_subject_name(cert),
-										  false, true, NULL, &mem);
-	rec->issuer_dn = pgtls_x509_name_text(X509_get_issuer_name(cert),
-										  false, true, NULL, &mem);
+	/* RFC 2253, UTF-8 kept as is (the server's peer_dn escapes it) */
+	if (server_dn != NULL && !rfc2253_has_escaped_msb(server_dn))
+		rec->client_dn = copy_string(rec, server_dn);
+	else
+		rec->client_dn = pgtls_x509_name_text(X509_get_subject_name(cert),
+											  false, true, NULL, &mem);
+	/* almost always one of the server's CAs, printed in the postmaster */
+	issuer = pgtls_x509_name_cache_lookup(X509_get_issuer_name(cert));
+	if (issuer != NULL)
+		rec->issuer_dn = copy_string(rec, issuer);
+	else
+		rec->issuer_dn = pgtls_x509_name_text(X509_get_issuer_name(cert),
+											  false, true, NULL, &mem);
 	rec->client_serial = pgtls_asn1_integer_text(X509_get_serialNumber(cert),
 												 false, &mem);
 	rec->client_serial_hex = pgtls_asn1_integer_text(X509_get_serialNumber(cert),
@@ -173,7 +215,7 @@ audit_record_capture_port(AuditRecord *rec, Port *port)
 	}
 
 	if (port->peer != NULL)
-		capture_certificate(rec, port->peer);
+		capture_certificate(rec, port->peer, port->peer_dn);
 	else
 		audit_record_capture_failed_cert(rec);
 
@@ -196,7 +238,7 @@ audit_record_capture_failed_cert(AuditRecord *rec)
 	X509	   *cert = audit_tls_failed_peer_cert(&error);
 
 	if (cert != NULL && !rec->client_cert_present)
-		capture_certificate(rec, cert);
+		capture_certificate(rec, cert, NULL);
 }
 
 void

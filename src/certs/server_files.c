@@ -35,6 +35,10 @@
  * served when it started; a session that began before a reload shows the
  * state before the reload.
  *
+ * At start, in the postmaster, the names of the CA certificates of the
+ * tracked contexts are printed once for the audit record's issuer DN
+ * (certificates_shmem_startup, the name cache of common/x509.c).
+ *
  * src/certs/server_files.c
  *
  *-------------------------------------------------------------------------
@@ -48,6 +52,7 @@
 #include "common/findings_list.h"
 #include "common/hosts_file.h"
 #include "common/settings.h"
+#include "common/x509.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -64,6 +69,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/fd.h"
+#include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
@@ -159,6 +165,51 @@ certificates_tls_init(void *ssl_context)
 	}
 	tracked_contexts[slot].ctx = context;
 	tracked_contexts[slot].seq = ++tracked_seq;
+}
+
+/*
+ * The printed names of the CA certificates in each tracked context's
+ * store (common/x509.c, the name cache), for the issuers of client
+ * certificates.  In the postmaster, from the shared memory start-up hook:
+ * PostgreSQL initializes TLS (secure_initialize) before it creates shared
+ * memory, so the contexts are complete by then, CA file loaded; it runs
+ * again after a crash restart, when the names are already kept.  A CA
+ * that a reload adds is printed per connection until the next start.
+ * Raises nothing.
+ */
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+certificates_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	if (IsUnderPostmaster)
+		return;
+	for (int i = 0; i < MAX_TRACKED_CONTEXTS; i++)
+	{
+		X509_STORE *store;
+		STACK_OF(X509_OBJECT) *objects;
+
+		if (tracked_contexts[i].ctx == NULL ||
+			(store = SSL_CTX_get_cert_store(tracked_contexts[i].ctx)) == NULL ||
+			(objects = X509_STORE_get0_objects(store)) == NULL)
+			continue;
+		for (int j = 0; j < sk_X509_OBJECT_num(objects); j++)
+		{
+			X509_OBJECT *o = sk_X509_OBJECT_value(objects, j);
+
+			if (X509_OBJECT_get_type(o) == X509_LU_X509)
+				pgtls_x509_name_cache_add(X509_get_subject_name(X509_OBJECT_get0_X509(o)));
+		}
+	}
+}
+
+void
+certificates_install_hooks(void)
+{
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = certificates_shmem_startup;
 }
 
 /* The leaf this backend serves, or NULL; *how says where it came from. */

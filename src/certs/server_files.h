@@ -16,5 +16,7 @@
 
 /* SSL_CTX as void *: callers need not include OpenSSL headers */
 extern void certificates_tls_init(void *ssl_context);
+/* in _PG_init: the printed names of the server's CAs, made at start */
+extern void certificates_install_hooks(void);
 
 #endif							/* PGTLS_CERTS_SERVER_FILES_H */

@@ -24,9 +24,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "common/hashfn.h"
 #include "common/x509.h"
 #include "mb/pg_wchar.h"
 #include "utils/datetime.h"
+#include "utils/memutils.h"
 
 /*
  * Convert an ASN1_TIME to a TimestampTz; false if it cannot be read or is
@@ -198,6 +200,109 @@ pgtls_x509_name_text(const X509_NAME *name, bool escape_non_ascii,
 	else
 		(void) BIO_reset(bio);
 	return result;
+}
+
+/*
+ * The name cache (x509.h): the DER of a name and its text, both in
+ * TopMemoryContext of the process that adds them (the postmaster, so that
+ * every backend inherits them and reads them without a page fault: pages
+ * the postmaster wrote are already mapped in a child).  A memo of a pure
+ * function, so never stale: a reload that changes the CA file only makes
+ * the new CAs' names miss.  Printing a name costs about 20,000
+ * instructions; a lookup is a hash of its DER and a scan of at most
+ * NAME_CACHE_MAX entries, comparing hashes.
+ */
+typedef struct NameCacheEntry
+{
+	uint32		hash;
+	size_t		der_len;
+	unsigned char *der;
+	char	   *text;
+} NameCacheEntry;
+
+#define NAME_CACHE_MAX 1024
+
+static NameCacheEntry *name_cache = NULL;
+static int	name_cache_count = 0;
+static int	name_cache_size = 0;
+
+static void *
+top_memory_alloc(void *arg, Size size)
+{
+	return MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_NO_OOM);
+}
+
+static const NameCacheEntry *
+name_cache_find(const unsigned char *der, size_t len, uint32 hash)
+{
+	for (int i = 0; i < name_cache_count; i++)
+	{
+		const NameCacheEntry *e = &name_cache[i];
+
+		if (e->hash == hash && e->der_len == len && memcmp(e->der, der, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+void
+pgtls_x509_name_cache_add(const X509_NAME *name)
+{
+	const unsigned char *der;
+	size_t		len;
+	uint32		hash;
+	PgtlsAllocator mem = {top_memory_alloc, NULL, false};
+	NameCacheEntry e;
+
+	if (name == NULL || X509_NAME_get0_der(name, &der, &len) != 1 ||
+		len == 0 || len > MaxAllocSize)
+		return;
+	hash = hash_bytes(der, (int) len);
+	if (name_cache_find(der, len, hash) != NULL || name_cache_count >= NAME_CACHE_MAX)
+		return;
+	if (name_cache_count == name_cache_size)
+	{
+		int			size = name_cache_size == 0 ? 16 : name_cache_size * 2;
+		NameCacheEntry *grown = top_memory_alloc(NULL, size * sizeof(NameCacheEntry));
+
+		if (grown == NULL)
+			return;
+		if (name_cache_count > 0)
+		{
+			memcpy(grown, name_cache, name_cache_count * sizeof(NameCacheEntry));
+			pfree(name_cache);
+		}
+		name_cache = grown;
+		name_cache_size = size;
+	}
+	e.hash = hash;
+	e.der_len = len;
+	e.text = pgtls_x509_name_text(name, false, true, NULL, &mem);
+	e.der = top_memory_alloc(NULL, len);
+	if (e.text == NULL || e.der == NULL)
+	{
+		if (e.text)
+			pfree(e.text);
+		if (e.der)
+			pfree(e.der);
+		return;
+	}
+	memcpy(e.der, der, len);
+	name_cache[name_cache_count++] = e;
+}
+
+const char *
+pgtls_x509_name_cache_lookup(const X509_NAME *name)
+{
+	const unsigned char *der;
+	size_t		len;
+	const NameCacheEntry *e;
+
+	if (name_cache_count == 0 || name == NULL ||
+		X509_NAME_get0_der(name, &der, &len) != 1 || len == 0 || len > MaxAllocSize)
+		return NULL;
+	e = name_cache_find(der, len, hash_bytes(der, (int) len));
+	return e ? e->text : NULL;
 }
 
 /*

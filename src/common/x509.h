@@ -47,6 +47,16 @@ typedef struct PgtlsAllocator
 extern char *pgtls_x509_name_text(const struct X509_name_st *name,
 								  bool escape_non_ascii, bool valid_utf8,
 								  size_t *len, PgtlsAllocator *mem);
+/*
+ * The printed names of the server's CA certificates (the usual issuers of
+ * client certificates), made in the postmaster and inherited by every
+ * backend: pgtls_x509_name_cache_add() prints a name and keeps it (never
+ * raises; a name that does not fit or cannot be printed is not kept);
+ * pgtls_x509_name_cache_lookup() returns what pgtls_x509_name_text(name,
+ * false, true, ...) would print, or NULL if the name is not kept.
+ */
+extern void pgtls_x509_name_cache_add(const struct X509_name_st *name);
+extern const char *pgtls_x509_name_cache_lookup(const struct X509_name_st *name);
 /* SHA-256, fetched once per process (NULL if OpenSSL has none) */
 extern const struct evp_md_st *pgtls_sha256_md(void);
 /* The SHA-256 fingerprint of the DER certificate in lower-case hex */

@@ -15,6 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Encode;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use PgtlsAuditTest;
@@ -249,6 +250,52 @@ ok($load_after > 0 && $load_after < 3 * $M2, "concurrent reset: the last reset f
 is(sql_value("SELECT (SELECT count(*) FROM pgtls_audit.connections WHERE user_name = 'regress_bob') || '|' || "
 		. "(SELECT count(*) FROM pgtls_audit.clients WHERE user_name = 'regress_bob')"),
 	'0|0', 'concurrent reset: nothing of regress_bob (before the reset) is left');
+
+# ---- the client DN in the record: the server's own print of it (peer_dn)
+# is used when it escaped no byte above 0x7f, else the certificate is
+# printed again with UTF-8 kept; either way the record equals OpenSSL's
+# RFC 2253 form with UTF-8 kept.  ASCII DNs with every character RFC 2253
+# escapes (a leading '#' and space, a trailing space, a lone '#', which is
+# not escaped), a multi-valued RDN, IA5 values, and UTF-8 ones.
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my @subjects = (
+		[ 'specials', [ '-subj', '/CN=regress_cert_user/O=Comma\, Plus\+ Quote" Back\\\\slash <Lt> Gt; Semi=eq'
+			  . '/OU=#hash lead/OU= space lead/L=trail space /ST=#/DC=example/emailAddress=dn@example.com' ] ],
+		[ 'multi-valued', [ '-multivalue-rdn', '-subj', '/CN=regress_cert_user+UID=42/O=multi' ] ],
+		[ 'utf8', [ '-subj', "/CN=regress_cert_user/O=Z\xc3\xbcrich \xe2\x82\xac/OU=plain" ] ],
+		[ 'utf8 and specials', [ '-subj', "/CN=regress_cert_user/O=\xc3\x89, \"quoted\"/OU=#x" ] ]);
+	my $n = 0;
+	for my $s (@subjects)
+	{
+		my ($label, $args) = @$s;
+		$n++;
+		system('openssl', 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-utf8',
+			'-keyout', "$dir/dn$n.key", '-out', "$dir/dn$n.csr", @$args) == 0 or die "csr $label";
+		system('openssl', 'x509', '-req', '-in', "$dir/dn$n.csr", '-CA', "$pki/intermediate_ca.crt",
+			'-CAkey', "$pki/intermediate_ca.key", '-set_serial', 5000 + $n, '-days', '30',
+			'-out', "$dir/dn$n.crt") == 0 or die "sign $label";
+		chmod 0600, "$dir/dn$n.key";
+		my $expected = `openssl x509 -in $dir/dn$n.crt -noout -subject -nameopt RFC2253,-esc_msb`;
+		$expected =~ s/^subject=//;
+		chomp $expected;
+		my $off = log_offset($node);
+		my $conn = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=regress_cert_user sslmode=require '
+		  . "sslrootcert=$pki/root.crt sslcert=$dir/dn$n.crt sslkey=$dir/dn$n.key";
+		my ($o, $e) = ('', '');
+		IPC::Run::run([ 'psql', '-X', '-w', '-At', '-d', $conn, '-c', 'select 1' ], '<', \undef, '>', \$o, '2>', \$e);
+		is($o, "1\n", "client DN $label: cert login succeeds") or diag $e;
+		my @recs = wait_records($node, $off, 1);
+		my ($rec) = grep { ($_->{client_serial} // '') eq 5000 + $n } @recs;
+		is($rec->{client_dn}, Encode::decode('UTF-8', $expected), "client DN $label: the record's equals OpenSSL's");
+		# the identity of cert authentication is the server's peer_dn, bytes
+		# above 0x7f escaped
+		my $escaped = `openssl x509 -in $dir/dn$n.crt -noout -subject -nameopt RFC2253`;
+		$escaped =~ s/^subject=//;
+		chomp $escaped;
+		is($rec->{identity}, $escaped, "client DN $label: the identity is the server's peer_dn");
+	}
+}
 
 # ---- persistence across a clean restart
 $node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
