@@ -390,8 +390,8 @@ decode_certificate(const unsigned char **pp, long len, bool keyless)
 	if (ctx != NULL)
 	{
 		X509	   *cert = X509_new_ex(ctx, NULL);
-		const char *type;
-		int			bits;
+		const char *type = NULL;
+		int			bits = 0;
 
 		/*
 		 * d2i_X509 into an object frees it (and sets cert to NULL) when the
