@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * pgtls_audit.h
- *	  The module's version, its log marker and every setting defined in
- *	  pgtls_audit.c.  Each folder of src/ has its own headers for the rest;
- *	  every PostgreSQL version difference is in pg_compat.h.
+ *	  The module's version, its log marker, every setting defined in
+ *	  pgtls_audit.c, and where large static buffers go
+ *	  (PGTLS_LARGE_BUFFER).  Each folder of src/ has its own headers for
+ *	  the rest; every PostgreSQL version difference is in pg_compat.h.
  *
  * src/pgtls_audit.h
  *
