@@ -221,19 +221,34 @@ alpn_text(char *dst, const char *src, int len)
 	*dst = '\0';
 }
 
+/*
+ * The offered ALPN values, comma-separated, written straight into the
+ * record's memory at their largest escaped size (an OfferList here, 8 kB,
+ * made audit_offer_capture's frame 9.7 kB once inlined: fresh stack pages,
+ * each a page fault in a new backend).
+ */
 static char *
 offered_alpn(AuditRecord *rec, const PgtlsClientHello *ch)
 {
-	OfferList	l;
-	char		text[PGTLS_CH_ALPN_LEN * 3 + 1];
+	size_t		size = 1;
+	char	   *s;
+	char	   *p;
 
-	OFFER_LIST_INIT(l);
+	for (int i = 0; i < ch->nalpn; i++)
+		size += (size_t) ch->alpn_len[i] * 3 + 1;
+	s = audit_record_alloc(rec, size);
+	if (s == NULL)
+		return NULL;
+	p = s;
 	for (int i = 0; i < ch->nalpn; i++)
 	{
-		alpn_text(text, ch->alpn[i], ch->alpn_len[i]);
-		offer_list_add(&l, text);
+		if (i > 0)
+			*p++ = ',';
+		alpn_text(p, ch->alpn[i], ch->alpn_len[i]);
+		p += strlen(p);
 	}
-	return offer_list_copy(rec, &l);
+	*p = '\0';
+	return s;
 }
 
 /* ---- from the TLS session, when the raw ClientHello was not seen ---- */
@@ -312,9 +327,11 @@ session_groups(AuditRecord *rec, SSL *ssl)
  * failed once the ClientHello was processed): the server name, the suites
  * it knows, the supported groups.  Not the offered versions (only the
  * negotiated one is kept), not the ALPN list (only the selected protocol),
- * not the extension list, so no JA4: those stay NULL.
+ * not the extension list, so no JA4: those stay NULL.  Not inlined: its
+ * name lists (8 kB of stack) would enlarge the frame of
+ * audit_offer_capture, which every connection with TLS runs.
  */
-static void
+static pg_noinline void
 offer_from_session(AuditRecord *rec, SSL *ssl)
 {
 	session_sni(rec, ssl);
