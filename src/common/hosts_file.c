@@ -4,9 +4,9 @@
  *	  PostgreSQL 19's pg_hosts.conf, the per-host certificates of server
  *	  side SNI (ssl_sni = on, setting hosts_file), read by a small parser
  *	  of our own that uses no memory context (one malloc'd buffer) and
- *	  raises nothing; and, for the
- *	  SQL functions (certificates, key check, findings), the whole file as
- *	  a list and the checks the server's own parser makes of each line.
+ *	  raises nothing; and, for the SQL functions (certificates, key check,
+ *	  findings), the whole file as a list and the checks the server's own
+ *	  parser makes of each line.
  *
  * Why not the server's own load_hosts(): it exists only on 19, allocates,
  * may raise, and its result is not exported to extensions; the audit
