@@ -71,6 +71,58 @@ StaticAssertDecl(sizeof(((InventorySummary *) 0)->client_addr) == INV_ADDR_LEN &
 /* writes one summary record (audit/hooks.c), for the shutdown flush */
 static void (*summary_writer) (const InventorySummary *sum) = NULL;
 
+typedef struct AttemptKeys AttemptKeys;
+static void attempt_apply(HistoryEntry *h, const AttemptKeys *keys,
+						  AuditLogMode mode, int64 interval, bool have_user,
+						  uint64 truncated, bool written, InventoryDecision *d);
+static bool deferred_put(const HistoryEntry *h, const AttemptKeys *keys,
+						 AuditLogMode mode, int64 interval, bool have_user,
+						 uint64 truncated, const InventoryLockTimer *lt);
+static int	deferred_drain(InventoryDecision *d, int capacity);
+
+/* An attempt's keys in the tables, with their hashes. */
+struct AttemptKeys
+{
+	ClientKey	client;
+	uint32		client_hash;
+	bool		have_cert;		/* a certificate with issuer and serial */
+	CertKey		cert;
+	uint32		cert_hash;
+	bool		have_hba;		/* a pg_hba line was matched */
+	HbaKey		hba;
+	uint32		hba_hash;
+	bool		have_fingerprint;	/* a ClientHello with its JA4 */
+	FingerprintKey fingerprint;
+	uint32		fingerprint_hash;
+	uint32		addr_hash;		/* of the client address, for its count */
+	bool		have_failure;	/* not a success: its (address, user, reason) */
+	FailureKey	failure;
+	uint32		failure_hash;
+};
+
+/*
+ * An attempt whose connection found the lock held (inventory_internal.h,
+ * "Deferred attempts"): what inventory_add would have added under it.
+ * state goes EMPTY -> WRITING (the connection's compare-and-swap) -> READY
+ * (written) -> EMPTY (added by a lock holder).
+ */
+#define DEFERRED_EMPTY		0
+#define DEFERRED_WRITING	1
+#define DEFERRED_READY		2
+
+struct DeferredAttempt
+{
+	pg_atomic_uint32 state;
+	uint8		mode;			/* the AuditLogMode that applied */
+	bool		have_user;
+	bool		timed;			/* wait_ns was measured */
+	int64		interval;		/* log_repeat_interval, in us */
+	uint64		truncated;		/* values cut in the entry */
+	uint64		wait_ns;		/* until the connection gave up the lock */
+	HistoryEntry h;
+	AttemptKeys keys;
+};
+
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -125,6 +177,7 @@ inventory_shmem_size(void)
 	size = add_size(size, MAXALIGN(lru_table_size(PGTLS_MAX_HBA_ENTRIES, sizeof(HbaKey), sizeof(HbaEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(inventory_max_fingerprints, sizeof(FingerprintKey), sizeof(FingerprintEntry))));
 	size = add_size(size, MAXALIGN(lru_table_size(PGTLS_MAX_FAILURE_ENTRIES, sizeof(FailureKey), sizeof(FailureEntry))));
+	size = add_size(size, MAXALIGN(mul_size(INV_DEFERRED_SLOTS, sizeof(DeferredAttempt))));
 	return size;
 }
 
@@ -175,6 +228,12 @@ inventory_shmem_startup(void)
 		inventory->failures = (LruTable *) p;
 		lru_table_init(inventory->failures, PGTLS_MAX_FAILURE_ENTRIES,
 					   sizeof(FailureKey), sizeof(FailureEntry));
+		p += MAXALIGN(lru_table_size(PGTLS_MAX_FAILURE_ENTRIES, sizeof(FailureKey), sizeof(FailureEntry)));
+		inventory->deferred = (DeferredAttempt *) p;
+		memset(p, 0, mul_size(INV_DEFERRED_SLOTS, sizeof(DeferredAttempt)));
+		for (int i = 0; i < INV_DEFERRED_SLOTS; i++)
+			pg_atomic_init_u32(&inventory->deferred[i].state, DEFERRED_EMPTY);
+		pg_atomic_init_u32(&inventory->deferred_ready, 0);
 		inventory->clients_pending.head = inventory->clients_pending.tail = -1;
 		inventory->failures_pending.head = inventory->failures_pending.tail = -1;
 		inventory->stats_reset = GetCurrentTimestamp();
@@ -280,26 +339,6 @@ history_entry_build(HistoryEntry *h, const AuditRecord *rec, uint64 *truncated)
 				   truncated);
 	}
 }
-
-/* An attempt's keys in the tables, with their hashes. */
-typedef struct AttemptKeys
-{
-	ClientKey	client;
-	uint32		client_hash;
-	bool		have_cert;		/* a certificate with issuer and serial */
-	CertKey		cert;
-	uint32		cert_hash;
-	bool		have_hba;		/* a pg_hba line was matched */
-	HbaKey		hba;
-	uint32		hba_hash;
-	bool		have_fingerprint;	/* a ClientHello with its JA4 */
-	FingerprintKey fingerprint;
-	uint32		fingerprint_hash;
-	uint32		addr_hash;		/* of the client address, for its count */
-	bool		have_failure;	/* not a success: its (address, user, reason) */
-	FailureKey	failure;
-	uint32		failure_hash;
-} AttemptKeys;
 
 /*
  * Build the keys from the ring entry (keys are zeroed first: the tables
@@ -547,15 +586,25 @@ lookup_or_insert_repeat(LruTable *tab, const void *key, uint32 hash,
  * The volume decision for one attempt of a tuple: write it (carrying the
  * tuple's count) or only count it.  mode off writes nothing and counts
  * nothing; on writes; new writes only when the tuple's last record is at
- * least interval old (or it has none).
+ * least interval old (or it has none).  written: a deferred attempt, whose
+ * record its connection wrote already, as on would, without the tuple's
+ * count: that count stays pending for the next record or summary, and
+ * the tuple's last record is this one.
  */
 static void
 repeat_decide(LruTable *tab, void *entry, RepeatState *rs, AuditLogMode mode,
-			  TimestampTz ts, int64 interval, InventoryDecision *d)
+			  TimestampTz ts, int64 interval, bool written,
+			  InventoryDecision *d)
 {
 	d->write = false;
 	if (mode == AUDIT_LOG_OFF)
 		return;
+	if (written)
+	{
+		if (ts > rs->last_written)
+			rs->last_written = ts;
+		return;
+	}
 	if (mode == AUDIT_LOG_NEW && rs->last_written != 0 &&
 		ts - rs->last_written < interval)
 	{
@@ -607,7 +656,7 @@ repeat_sweep(LruTable *tab, TimestampTz now, int64 interval,
 
 static void
 client_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
-			 int64 interval, InventoryDecision *d)
+			 int64 interval, bool written, InventoryDecision *d)
 {
 	bool		inserted;
 	ClientEntry *ce = lookup_or_insert_repeat(inventory->clients, &k->client,
@@ -627,13 +676,13 @@ client_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
 	ce->last_seen = h->ts;
 	if (h->outcome == AUDIT_OUTCOME_SUCCESS)
 		repeat_decide(inventory->clients, ce, &ce->repeat, mode, h->ts,
-					  interval, d);
+					  interval, written, d);
 }
 
 /* log_failures: the decision for a failure, by (address, user, reason) */
 static void
 failure_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
-			  int64 interval, InventoryDecision *d)
+			  int64 interval, bool written, InventoryDecision *d)
 {
 	bool		inserted;
 	FailureEntry *fe;
@@ -651,7 +700,7 @@ failure_touch(const AttemptKeys *k, const HistoryEntry *h, AuditLogMode mode,
 	memcpy(fe->sqlstate, h->sqlstate, sizeof(fe->sqlstate));
 	fe->failures++;
 	repeat_decide(inventory->failures, fe, &fe->repeat, mode, h->ts,
-				  interval, d);
+				  interval, written, d);
 }
 
 /* have_user: the attempt named a user, to be listed among the roles */
@@ -802,7 +851,9 @@ inventory_prefetch(const AttemptKeys *k, InventoryDecision *d)
  * to it).  Never raises an error.  Everything is built outside the lock,
  * and the pages it will touch are faulted in there too; under it: the
  * counters, the ring entry, the table updates, the volume decision and
- * the copies of due summaries.  Without the inventory (not
+ * the copies of due summaries.  When the lock is still held after the
+ * first spin, the attempt is deferred instead (inventory_internal.h) and
+ * its record written as mode on would.  Without the inventory (not
  * preloaded) every record that mode allows is written.
  */
 void
@@ -813,8 +864,7 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 	AttemptKeys keys;
 	InventoryLockTimer lt;
 	uint64		truncated = 0;
-	bool		success,
-				have_user;
+	bool		have_user;
 	int64		interval = (int64) repeat_interval_s * USECS_PER_SEC;
 
 	d->write = mode != AUDIT_LOG_OFF;
@@ -824,33 +874,184 @@ inventory_add(const AuditRecord *rec, AuditLogMode mode,
 	if (inventory == NULL)
 		return;
 
-	success = rec->outcome == AUDIT_OUTCOME_SUCCESS;
 	have_user = rec->user_name != NULL && rec->user_name[0] != '\0';
 	history_entry_build(&h, rec, &truncated);
 	attempt_keys_build(&keys, &h, rec);
 	inventory_prefetch(&keys, d);
 
-	inventory_lock(&lt, INV_LOCK_CONNECTION);
-	inventory->records_total++;
-	inventory->values_truncated += truncated;
-
-	h.seq = ++inventory->history_count;
-	inventory->history[(h.seq - 1) % inventory->history_size] = h;
-
-	/* a failure is decided by its own key, unless it is not counted at all */
-	d->write = false;
-	client_touch(&keys, &h, mode, interval, d);
-	if (keys.have_failure && mode != AUDIT_LOG_OFF)
-		failure_touch(&keys, &h, mode, interval, d);
-	if (keys.have_cert)
-		cert_touch(&keys, &h, have_user);
-	if (keys.have_hba)
-		hba_touch(&keys, &h, success);
-	if (keys.have_fingerprint)
-		fingerprint_touch(&keys, &h);
+	if (!inventory_lock_try(&lt))
+	{
+		/* held for longer than any hold lasts: do not wait for it */
+		if (deferred_put(&h, &keys, mode, interval, have_user, truncated, &lt))
+		{
+			d->write = mode != AUDIT_LOG_OFF;
+			return;
+		}
+		inventory_lock_after_try(&lt);
+	}
+	attempt_apply(&h, &keys, mode, interval, have_user, truncated, false, d);
+	deferred_drain(d, INVENTORY_MAX_SUMMARIES);
 	repeat_sweep(inventory->clients, h.ts, interval, d);
 	repeat_sweep(inventory->failures, h.ts, interval, d);
 	inventory_unlock(&lt);
+}
+
+/*
+ * Under the lock: count one attempt, put its entry in the ring (setting
+ * h->seq) and update the tables; decide into d whether its record is
+ * written, unless written already (a deferred attempt).
+ */
+static void
+attempt_apply(HistoryEntry *h, const AttemptKeys *keys, AuditLogMode mode,
+			  int64 interval, bool have_user, uint64 truncated, bool written,
+			  InventoryDecision *d)
+{
+	inventory->records_total++;
+	inventory->values_truncated += truncated;
+
+	h->seq = ++inventory->history_count;
+	inventory->history[(h->seq - 1) % inventory->history_size] = *h;
+
+	/* a failure is decided by its own key, unless it is not counted at all */
+	d->write = false;
+	client_touch(keys, h, mode, interval, written, d);
+	if (keys->have_failure && mode != AUDIT_LOG_OFF)
+		failure_touch(keys, h, mode, interval, written, d);
+	if (keys->have_cert)
+		cert_touch(keys, h, have_user);
+	if (keys->have_hba)
+		hba_touch(keys, h, h->outcome == AUDIT_OUTCOME_SUCCESS);
+	if (keys->have_fingerprint)
+		fingerprint_touch(keys, h);
+}
+
+/*
+ * Without the lock: leave the attempt in a free deferred slot for the next
+ * lock holder.  False when every slot is taken.  Nothing here can fail or
+ * block: a compare-and-swap, copies, two atomic writes.
+ */
+static bool
+deferred_put(const HistoryEntry *h, const AttemptKeys *keys,
+			 AuditLogMode mode, int64 interval, bool have_user,
+			 uint64 truncated, const InventoryLockTimer *lt)
+{
+	for (int i = 0; i < INV_DEFERRED_SLOTS; i++)
+	{
+		DeferredAttempt *da = &inventory->deferred[i];
+		uint32		expected = DEFERRED_EMPTY;
+
+		if (pg_atomic_read_u32(&da->state) != DEFERRED_EMPTY ||
+			!pg_atomic_compare_exchange_u32(&da->state, &expected,
+											DEFERRED_WRITING))
+			continue;
+		da->mode = (uint8) mode;
+		da->have_user = have_user;
+		da->timed = lt->timed;
+		da->wait_ns = lt->timed ? lt->acquired_ns - lt->start_ns : 0;
+		da->interval = interval;
+		da->truncated = truncated;
+		da->h = *h;
+		da->keys = *keys;
+		/* counted before it is READY (a full barrier), so never below 0 */
+		pg_atomic_fetch_add_u32(&inventory->deferred_ready, 1);
+		pg_atomic_write_u32(&da->state, DEFERRED_READY);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Under the lock (or in the postmaster alone): add the READY deferred
+ * attempts, as long as d's summaries (capacity in all) have room for the
+ * summaries one may make (an eviction from clients and one from
+ * failures); their summaries go to d.  Returns how many READY ones were
+ * left for lack of room.  Reads one counter when there are none.
+ */
+static int
+deferred_drain(InventoryDecision *d, int capacity)
+{
+	int			left = 0;
+
+	if (likely(pg_atomic_read_u32(&inventory->deferred_ready) == 0))
+		return 0;
+	for (int i = 0; i < INV_DEFERRED_SLOTS; i++)
+	{
+		DeferredAttempt *da = &inventory->deferred[i];
+		InventoryDecision dd;
+
+		if (pg_atomic_read_u32(&da->state) != DEFERRED_READY)
+			continue;
+		if (d->nsummaries + 2 > capacity)
+		{
+			left++;
+			continue;
+		}
+		pg_read_barrier();
+		memset(&dd, 0, sizeof(dd));
+		dd.summaries = d->summaries;
+		dd.nsummaries = d->nsummaries;
+		attempt_apply(&da->h, &da->keys, (AuditLogMode) da->mode,
+					  da->interval, da->have_user, da->truncated, true, &dd);
+		d->nsummaries = dd.nsummaries;
+		inventory_lock_count_deferred(da->timed, da->wait_ns);
+		/* every read of the slot done before it is free again */
+		pg_memory_barrier();
+		pg_atomic_write_u32(&da->state, DEFERRED_EMPTY);
+		pg_atomic_fetch_sub_u32(&inventory->deferred_ready, 1);
+	}
+	return left;
+}
+
+/*
+ * Add every deferred attempt that is READY, writing the summaries that
+ * makes; lock says whether to take the lock (a reader, before it reads)
+ * or not (the postmaster alone, at shutdown).  One attempt per pass, with
+ * room on the stack for its summaries: nothing is allocated (the
+ * postmaster runs this in proc_exit).  An attempt still being written into
+ * its slot (microseconds) is the next holder's, as an attempt still
+ * waiting for the lock would be.
+ */
+static void
+drain_deferred(bool lock)
+{
+	if (inventory == NULL)
+		return;
+	for (int pass = 0; pass <= INV_DEFERRED_SLOTS; pass++)
+	{
+		InventorySummary sums[2];
+		InventoryDecision d;
+		InventoryLockTimer lt;
+		int			left;
+
+		if (likely(pg_atomic_read_u32(&inventory->deferred_ready) == 0))
+			return;
+		memset(&d, 0, sizeof(d));
+		d.summaries = sums;
+		if (lock)
+			inventory_lock(&lt, INV_LOCK_READER);
+		left = deferred_drain(&d, lengthof(sums));
+		if (lock)
+			inventory_unlock(&lt);
+		for (int i = 0; i < d.nsummaries; i++)
+			if (summary_writer != NULL)
+				summary_writer(&sums[i]);
+		if (left == 0)
+			return;
+	}
+}
+
+/* A reader, before it reads the inventory: see drain_deferred. */
+void
+inventory_drain_deferred(void)
+{
+	drain_deferred(true);
+}
+
+/* The postmaster at a clean shutdown, alone (no lock, as persist.c). */
+void
+inventory_drain_deferred_alone(void)
+{
+	drain_deferred(false);
 }
 
 /*

@@ -20,6 +20,26 @@
  * acquisition waits with a short back-off of its own before PostgreSQL's
  * s_lock() (inventory_lock.c): s_lock sleeps at least 1 ms at a time.
  *
+ * Deferred attempts.  A connection never waits for the lock longer than
+ * its first spin (INV_LOCK_SPIN_NS, 100 us; holds last microseconds, so a
+ * lock still held after it has a holder that was descheduled or is
+ * stuck): it then leaves its built ring entry and keys in a free slot of
+ * the deferred array (INV_DEFERRED_SLOTS, claimed with an atomic
+ * compare-and-swap, no lock) and goes on, its record written as
+ * log_connections / log_failures = on would write it.  Whoever holds the
+ * lock next adds the deferred attempts as if they had taken it: a
+ * connection after its own attempt, a reader (every SQL function that
+ * reads the inventory) before it reads, the postmaster before it saves.
+ * So every view, count and save file includes them; only their ring
+ * order differs (the views order the ring by time).  deferred_ready
+ * counts the slots claimed and not yet added, so that the common case
+ * reads one counter and touches no slot.  When every slot is taken the
+ * connection waits as before.  A claimed slot cannot be left half
+ * written: signals that _exit during start-up are blocked in the exit
+ * callback that records the attempt (audit/hooks.c), and after start-up
+ * they only set flags; a backend killed outright makes the postmaster
+ * reinitialize shared memory.
+ *
  * Reset is O(1) under the lock too: it bumps a generation counter instead
  * of rewriting the tables.  Ring entries numbered at or below history_base
  * (the count at the last reset) are treated as empty; each LRU table starts
@@ -54,6 +74,7 @@
 #ifndef PGTLS_INVENTORY_INTERNAL_H
 #define PGTLS_INVENTORY_INTERNAL_H
 
+#include "port/atomics.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
@@ -294,7 +315,12 @@ typedef struct InventoryLockStats
 	uint64		contended_slow; /* of those, waits over INV_LOCK_SLOW_NS */
 	uint64		waits_in_s_lock;	/* contended waits that reached s_lock() */
 	uint64		hold_faults;	/* minor page faults taken while holding */
+	uint64		deferred;		/* connections that deferred their attempt */
 } InventoryLockStats;
+
+/* slots for attempts whose connection found the lock held (see above) */
+#define INV_DEFERRED_SLOTS	16
+typedef struct DeferredAttempt DeferredAttempt;	/* inventory.c */
 
 typedef struct InventoryShared
 {
@@ -316,6 +342,8 @@ typedef struct InventoryShared
 	RepeatList	clients_pending;
 	RepeatList	failures_pending;
 	HistoryEntry *history;
+	pg_atomic_uint32 deferred_ready;	/* slots claimed, not yet added */
+	DeferredAttempt *deferred;	/* INV_DEFERRED_SLOTS of them */
 } InventoryShared;
 
 /* any table's entry (the largest), to copy or read one entry at a time */
@@ -356,6 +384,9 @@ typedef enum InventoryLockPath
 extern InventoryLockPath inventory_lock_wait(void);
 extern void inventory_lock_timed(InventoryLockTimer *t);
 extern void inventory_unlock_timed(InventoryLockTimer *t);
+extern bool inventory_lock_try(InventoryLockTimer *t);
+extern void inventory_lock_after_try(InventoryLockTimer *t);
+extern void inventory_lock_count_deferred(bool timed, uint64 wait_ns);
 extern void inventory_log_lock_timing(void);
 
 /*
@@ -402,6 +433,8 @@ extern void inventory_reset_tables(void);
 extern void inventory_rebuild_pending(void);
 extern void inventory_flush_summaries(void);
 extern void inventory_reset(TimestampTz now);
+extern void inventory_drain_deferred(void);
+extern void inventory_drain_deferred_alone(void);
 extern void inventory_set_postmaster_startup(void (*callback) (bool found));
 
 #endif							/* PGTLS_INVENTORY_INTERNAL_H */

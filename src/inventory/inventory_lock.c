@@ -10,6 +10,10 @@
  * call inventory_lock_wait here: a short back-off (100 us of spinning,
  * then sleeps of tens of microseconds), then PostgreSQL's own s_lock()
  * with its delays and its stuck-spinlock PANIC (see inventory_lock_wait).
+ * A connection adding its attempt takes the first TAS and the spin only
+ * (inventory_lock_try): when the lock is still held after them, it defers
+ * its attempt instead of sleeping (inventory_internal.h, inventory.c), and
+ * goes on to the sleeps only when no slot is free.
  *
  * Timing.  With pgtls_audit.debug_lock_timing on, each acquisition is
  * timed with CLOCK_MONOTONIC: the wait from before the first TAS to after
@@ -55,6 +59,10 @@
 #define INV_LOCK_SLEEP_MIN_US	10
 #define INV_LOCK_SLEEP_MAX_US	100
 #define INV_LOCK_BACKOFF_US		20000
+
+static InventoryLockPath lock_wait_sleeping(void);
+static uint64 minor_faults(void);
+static void lock_timed_acquired(InventoryLockTimer *t, InventoryLockPath path);
 
 /* CLOCK_MONOTONIC in ns, for the spinning and the lock timing */
 static uint64
@@ -105,12 +113,19 @@ spin_for(volatile slock_t *lock, uint64 ns)
 InventoryLockPath
 inventory_lock_wait(void)
 {
+	if (spin_for(&inventory->mutex, INV_LOCK_SPIN_NS))
+		return INV_LOCK_BACKOFF;
+	return lock_wait_sleeping();
+}
+
+/* inventory_lock_wait after its first spin: the sleeps, then s_lock() */
+static InventoryLockPath
+lock_wait_sleeping(void)
+{
 	volatile slock_t *lock = &inventory->mutex;
 	long		delay_us = INV_LOCK_SLEEP_MIN_US;
 	long		slept_us = 0;
 
-	if (spin_for(lock, INV_LOCK_SPIN_NS))
-		return INV_LOCK_BACKOFF;
 	while (slept_us < INV_LOCK_BACKOFF_US)
 	{
 		pg_usleep(delay_us);
@@ -121,6 +136,71 @@ inventory_lock_wait(void)
 	}
 	s_lock(lock, __FILE__, __LINE__, __func__);
 	return INV_LOCK_S_LOCK;
+}
+
+/*
+ * A connection's acquisition (inventory_add): the first TAS and the short
+ * spin only.  True with the lock taken; false, with nothing held, when it
+ * is still held after INV_LOCK_SPIN_NS: the caller then defers its attempt
+ * (inventory.c) or, when it cannot, waits on with inventory_lock_after_try.
+ * Timed as inventory_lock; a deferral's wait (until it gave up) is counted
+ * by inventory_lock_count_deferred, when the attempt is added.
+ */
+bool
+inventory_lock_try(InventoryLockTimer *t)
+{
+	InventoryLockPath path;
+
+	t->timed = unlikely(pgtls_audit_debug_lock_timing);
+	t->site = INV_LOCK_CONNECTION;
+	if (t->timed)
+	{
+		t->faults = minor_faults();
+		t->start_ns = monotonic_ns();
+	}
+	if (likely(!TAS(&inventory->mutex)))
+		path = INV_LOCK_FREE;
+	else if (spin_for(&inventory->mutex, INV_LOCK_SPIN_NS))
+		path = INV_LOCK_BACKOFF;
+	else
+	{
+		if (t->timed)
+			t->acquired_ns = monotonic_ns();	/* when it gave up */
+		return false;
+	}
+	if (t->timed)
+		lock_timed_acquired(t, path);
+	return true;
+}
+
+/* After a failed inventory_lock_try: wait for the lock as inventory_lock does */
+void
+inventory_lock_after_try(InventoryLockTimer *t)
+{
+	InventoryLockPath path = lock_wait_sleeping();
+
+	if (t->timed)
+		lock_timed_acquired(t, path);
+}
+
+/*
+ * Under the lock: a deferred attempt was added.  Its connection's wait, when
+ * timed, counts as a wait (until it gave up the lock and deferred); it is
+ * not an acquisition.
+ */
+void
+inventory_lock_count_deferred(bool timed, uint64 wait_ns)
+{
+	InventoryLockStats *ls = &inventory->lock_stats;
+
+	ls->deferred++;
+	if (!timed)
+		return;
+	ls->wait_total_ns += wait_ns;
+	if (wait_ns > ls->wait_max_ns)
+		ls->wait_max_ns = wait_ns;
+	if (wait_ns > INV_LOCK_SLOW_NS)
+		ls->waits_slow++;
 }
 
 /*
@@ -150,13 +230,21 @@ minor_faults(void)
 void
 inventory_lock_timed(InventoryLockTimer *t)
 {
-	InventoryLockStats *ls = &inventory->lock_stats;
-	uint64		wait;
 	InventoryLockPath path;
 
 	t->faults = minor_faults();
 	t->start_ns = monotonic_ns();
 	path = inventory_lock_acquire();
+	lock_timed_acquired(t, path);
+}
+
+/* A timed acquisition, just taken by path: count its wait, under the lock */
+static void
+lock_timed_acquired(InventoryLockTimer *t, InventoryLockPath path)
+{
+	InventoryLockStats *ls = &inventory->lock_stats;
+	uint64		wait;
+
 	t->acquired_ns = monotonic_ns();
 	wait = t->acquired_ns - t->start_ns;
 	ls->timed[t->site]++;
@@ -202,8 +290,9 @@ inventory_log_lock_timing(void)
 {
 	InventoryLockStats *ls = &inventory->lock_stats;
 	uint64		n = ls->timed[INV_LOCK_CONNECTION] + ls->timed[INV_LOCK_READER];
+	uint64		waits = n + ls->deferred;
 
-	if (n == 0)
+	if (waits == 0)
 		return;
 	ereport(LOG,
 			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
@@ -211,13 +300,15 @@ inventory_log_lock_timing(void)
 					(unsigned long long) ls->timed[INV_LOCK_CONNECTION],
 					(unsigned long long) ls->timed[INV_LOCK_READER]),
 			 errdetail("Longest wait %.3f ms, mean wait %.4f ms, waits over 1 ms: %llu; longest hold %.3f ms, mean hold %.4f ms, holds over 1 ms: %llu.  "
-					   "Contended (first test-and-set failed): %llu, of which waited over 1 ms: %llu; waits that went on in s_lock: %llu; page faults while holding: %llu.",
-					   ls->wait_max_ns / 1e6, ls->wait_total_ns / 1e6 / n,
+					   "Contended (first test-and-set failed): %llu, of which waited over 1 ms: %llu; waits that went on in s_lock: %llu; page faults while holding: %llu.  "
+					   "Attempts deferred (the lock still held after the first spin; their waits are among the waits): %llu.",
+					   ls->wait_max_ns / 1e6, ls->wait_total_ns / 1e6 / waits,
 					   (unsigned long long) ls->waits_slow,
-					   ls->hold_max_ns / 1e6, ls->hold_total_ns / 1e6 / n,
+					   ls->hold_max_ns / 1e6, ls->hold_total_ns / 1e6 / Max(n, 1),
 					   (unsigned long long) ls->holds_slow,
 					   (unsigned long long) ls->contended,
 					   (unsigned long long) ls->contended_slow,
 					   (unsigned long long) ls->waits_in_s_lock,
-					   (unsigned long long) ls->hold_faults)));
+					   (unsigned long long) ls->hold_faults,
+					   (unsigned long long) ls->deferred)));
 }

@@ -261,6 +261,8 @@ inventory_shmem_shutdown(int code, Datum arg)
 {
 	if (code != 0 || inventory == NULL)
 		return;
+	/* attempts deferred by connections and not yet added, first */
+	inventory_drain_deferred_alone();
 	inventory_log_lock_timing();
 	/* first the log: every count not yet written, as summary records */
 	inventory_flush_summaries();

@@ -66,6 +66,11 @@
 #include "inventory/inventory_internal.h"
 #include "inventory/lru_table.h"
 
+/*
+ * Every function here starts with this: the inventory must exist, and
+ * holds every attempt made so far, those deferred by connections that
+ * found the lock held included (inventory_internal.h).
+ */
 static void
 require_inventory(void)
 {
@@ -74,6 +79,7 @@ require_inventory(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgtls_audit must be loaded via shared_preload_libraries"),
 				 errhint("Add pgtls_audit to shared_preload_libraries in postgresql.conf and restart the server.")));
+	inventory_drain_deferred();
 }
 
 /* Who may see which rows: NULL = everything, else this user name only. */

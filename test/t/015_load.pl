@@ -25,8 +25,9 @@
 # Lock timing: pgtls_audit.debug_lock_timing = on times every acquisition
 # of the inventory spinlock; reset() zeroes its counters and the
 # postmaster logs them at shutdown.  Asserted: the acquisitions by
-# connections equal records_total (one per attempt) exactly, the readers'
-# are more than 0, and the counts are consistent (the contended
+# connections plus the attempts deferred (a connection that found the lock
+# held past its first spin) equal records_total (one per attempt) exactly,
+# the readers' are more than 0, and the counts are consistent (the contended
 # acquisitions, whose first test-and-set failed, are a part of those
 # timed; their waits over 1 ms a part of them and of all waits over 1 ms;
 # the waits that reached s_lock a part of the contended ones).  Printed,
@@ -287,7 +288,11 @@ my ($by_conn, $by_readers) =
 my ($wait_max, $wait_mean, $waits_slow, $hold_max, $hold_mean, $holds_slow,
 	$contended, $contended_slow, $in_s_lock, $hold_faults) = $tail =~
   /DETAIL:  Longest wait ([\d.]+) ms, mean wait ([\d.]+) ms, waits over 1 ms: (\d+); longest hold ([\d.]+) ms, mean hold ([\d.]+) ms, holds over 1 ms: (\d+)\.  Contended \(first test-and-set failed\): (\d+), of which waited over 1 ms: (\d+); waits that went on in s_lock: (\d+); page faults while holding: (\d+)\./;
-is($by_conn, $records, 'lock timing: one timed acquisition by connections per record since the reset');
+my ($deferred) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+)\./;
+ok(defined $deferred, 'lock timing: the deferred attempts were logged');
+$deferred //= -1;
+is($by_conn + $deferred, $records,
+	'lock timing: one timed acquisition by connections or one deferral per record since the reset');
 ok(defined $by_readers && $by_readers > 0, 'lock timing: the readers\' acquisitions were timed too');
 ok(defined $hold_faults, 'lock timing: the waits, holds, contention and page faults were logged');
 $_ //= -1 for $by_readers, $waits_slow, $contended, $contended_slow, $in_s_lock, $hold_faults;
@@ -296,11 +301,11 @@ ok($contended >= 0 && $contended <= $by_conn + $by_readers,
 ok($contended_slow >= 0 && $contended_slow <= $contended && $contended_slow <= $waits_slow,
 	'lock timing: the slow contended waits are a part of the contended ones and of the slow ones');
 ok($in_s_lock >= 0 && $in_s_lock <= $contended, 'lock timing: the waits in s_lock are a part of the contended ones');
-diag sprintf("inventory lock: %s acquisitions by connections, %s by readers; "
+diag sprintf("inventory lock: %s acquisitions by connections, %s deferrals, %s by readers; "
 	  . "longest wait %s ms (mean %s, %s over 1 ms), longest hold %s ms (mean %s, %s over 1 ms); "
 	  . "contended %s (%s of them over 1 ms, %s in s_lock), so %s waits over 1 ms were not contended; "
 	  . "page faults while holding %s (%.2f per acquisition)",
-	(map { $_ // '?' } $by_conn, $by_readers, $wait_max, $wait_mean, $waits_slow,
+	(map { $_ // '?' } $by_conn, $deferred, $by_readers, $wait_max, $wait_mean, $waits_slow,
 	$hold_max, $hold_mean, $holds_slow, $contended, $contended_slow, $in_s_lock,
 	$waits_slow - $contended_slow, $hold_faults),
 	$hold_faults / (($by_conn // 0) + $by_readers || 1));

@@ -147,7 +147,9 @@ my $before = $node->safe_psql('postgres', 'SELECT records_total FROM pgtls_audit
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/57014/, 'fill(10,000,000) stops at statement_timeout (57014)');
 my $added = $node->safe_psql('postgres', 'SELECT records_total FROM pgtls_audit.stats') - $before;
-ok($added > 1000 && $added < 10000000,
+# how many it added in 200 ms depends on the machine (about 30 under
+# valgrind): only that it started and did not finish is asserted
+ok($added > 0 && $added < 10000000,
 	"the cancelled fill had added some attempts, not all ($added)");
 
 # connections is newest first by ts with no ORDER BY of its own (1.1),

@@ -1,15 +1,21 @@
 # 018_lock_wait.pl: connections that find the inventory's spinlock held
-# for long (a holder descheduled for seconds) wait through the lock's short
-# back-off into PostgreSQL's s_lock() and then go on: every login succeeds,
+# for long (a holder descheduled for seconds) do not wait for it: after
+# the lock's first spin (0.1 ms) each leaves its attempt in a deferred slot
+# and goes on, and the next lock holder adds it.  Every login succeeds,
 # each attempt has its one record and count, nothing PANICs.
 #
 # The lock is held by the test-only fill module's pgtls_fill.hold_lock(ms)
 # (test/modules/pgtls_audit_fill) for 3 s, while 4 TLS logins start; with
 # pgtls_audit.debug_lock_timing = on the postmaster logs at shutdown how
-# the waits ended.  Asserted: the logins' outcome and the counts, and that
-# the lock timing's counts are consistent.  How many waits reached s_lock
-# depends on when each login got to its record (a slow machine may bring
-# one there after the hold ended): printed, never asserted.
+# the waits ended.  Asserted: the logins' outcome and the counts, that no
+# wait went on into s_lock() (4 logins never fill the 16 slots), and that
+# the acquisitions plus the deferrals are one per attempt.  How many
+# logins deferred depends on when each got to its record (a slow machine
+# may bring one there after the hold ended): printed, never asserted.
+# Then the deferred slots themselves, deterministically, with
+# pgtls_fill.fill_deferred(n): n synthetic attempts left there are added by
+# the next reader, counted once each, in every view, and carried into the
+# save file at shutdown when no reader came.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -66,7 +72,8 @@ my $took = time - $t0;
 $holder->finish;
 is($?, 0, 'the holder released the lock') or diag $herr;
 is($ok, $nlogins, 'every login made while the lock was held succeeded');
-diag sprintf("%d logins, lock held %d ms: the last login ended %.2f s after they started",
+diag sprintf("%d logins, lock held %d ms: the last login ended %.2f s after they started "
+	  . "(each waits for the lock at most its first spin, then defers)",
 	$nlogins, $hold_ms, $took);
 
 # the holder's login and the logins, each counted once
@@ -86,10 +93,44 @@ my ($by_conn, $by_readers) =
   $tail =~ /LOG:  pgtls_audit inventory lock timing: (\d+) acquisitions by connections, (\d+) by readers/;
 my ($wait_max, $waits_slow, $contended, $contended_slow, $in_s_lock) = $tail =~
   /Longest wait ([\d.]+) ms, .*?waits over 1 ms: (\d+);.*Contended \(first test-and-set failed\): (\d+), of which waited over 1 ms: (\d+); waits that went on in s_lock: (\d+);/;
-is($by_conn, $want, 'lock timing: one acquisition by connections per record');
-ok(defined $in_s_lock && $in_s_lock <= $contended && $contended_slow <= $contended
+my ($deferred) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+)\./;
+is(($by_conn // 0) + ($deferred // -1), $want,
+	'lock timing: one acquisition by connections or one deferral per record');
+is($in_s_lock, 0, 'lock timing: no wait went on into s_lock (the logins deferred instead)');
+ok(defined $in_s_lock && $contended_slow <= $contended
 	  && $contended_slow <= $waits_slow && $contended <= $by_conn + $by_readers,
-	'lock timing: contended, slow and s_lock counts are consistent');
-diag sprintf("lock timing: longest wait %s ms; contended %s, over 1 ms %s, reached s_lock %s",
-	map { $_ // '?' } $wait_max, $contended, $contended_slow, $in_s_lock);
+	'lock timing: contended and slow counts are consistent');
+diag sprintf("lock timing: %s of %d logins deferred; longest wait %s ms; contended %s, over 1 ms %s, reached s_lock %s",
+	$deferred // '?', $nlogins, map { $_ // '?' } $wait_max, $contended, $contended_slow, $in_s_lock);
+
+# the deferred slots, deterministically: 5 synthetic attempts left there
+# (pgtls_fill.fill_deferred) are waiting until a reader adds them
+$node->start;
+$s = open_session($node);
+$s->query('SELECT pgtls_audit.reset()');
+my $filled = $s->query('SELECT pgtls_fill.fill_deferred(5)');
+is($filled, 5, 'fill_deferred: 5 attempts wait in the deferred slots');
+is($s->query("SELECT records_total || ' ' || (SELECT count(*) FROM pgtls_audit.connections WHERE remote_host LIKE '10.%') || ' '
+			  || (SELECT count(*) FROM pgtls_audit.clients WHERE client_addr LIKE '10.%') || ' '
+			  || (SELECT count(*) FROM pgtls_audit.client_certificates WHERE serial LIKE '4242%') || ' '
+			  || (SELECT count(*) FROM pgtls_audit.client_fingerprints WHERE ja4 LIKE 't1_d3109h2%')
+			  FROM pgtls_audit.stats"),
+	'5 5 5 5 5', 'the first reader added each deferred attempt once, to the ring and every table');
+is($s->query('SELECT pgtls_fill.fill_deferred(16)'), 16, 'all 16 slots can be filled again');
+is($s->query("SELECT count(*) FROM pgtls_audit.connections WHERE remote_host LIKE '10.%'"), '21',
+	'and a reader adds the 16');
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT pgtls_fill.fill_deferred(17)',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/22023/, 'fill_deferred(17): more than the slots is refused (22023)');
+
+# deferred attempts that no reader added go into the save file at shutdown
+is($s->query('SELECT pgtls_fill.fill_deferred(3)'), 3, '3 more attempts wait in the deferred slots');
+$s->close;
+$node->stop;
+$node->start;
+$s = open_session($node);
+is($s->query("SELECT count(*) FROM pgtls_audit.clients WHERE client_addr LIKE '10.%'"), '24',
+	'the postmaster added them at shutdown: saved and loaded with the others');
+$s->close;
+$node->stop;
 done_testing();

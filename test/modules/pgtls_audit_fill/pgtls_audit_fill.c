@@ -54,6 +54,7 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(pgtls_fill_fill);
 PG_FUNCTION_INFO_V1(pgtls_fill_shmem_sizes);
 PG_FUNCTION_INFO_V1(pgtls_fill_hold_lock);
+PG_FUNCTION_INFO_V1(pgtls_fill_fill_deferred);
 
 #include "inventory/inventory.c"
 
@@ -179,11 +180,13 @@ fill_offer(AuditOffer *o, uint32 f)
 
 /*
  * Synthetic attempt k (the values as described at pgtls_fill_fill), at
- * time ts, into the inventory through inventory_add.
+ * time ts, into the inventory through inventory_add; or, with defer, into
+ * a deferred slot as a connection that found the lock held leaves it
+ * (inventory.c's deferred_put; false when no slot is free).
  */
-static void
+static bool
 fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
-				 TimestampTz now, const char *hba_file)
+				 TimestampTz now, const char *hba_file, bool defer)
 {
 	uint32		f = (uint32) (k % nfingerprints);
 	AuditRecord rec;
@@ -259,8 +262,21 @@ fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
 	rec.ja4 = ja4;
 	rec.has_offer = true;
 
+	if (defer)
+	{
+		HistoryEntry h;
+		AttemptKeys keys;
+		InventoryLockTimer lt = {0};
+		uint64		truncated = 0;
+
+		history_entry_build(&h, &rec, &truncated);
+		attempt_keys_build(&keys, &h, &rec);
+		return deferred_put(&h, &keys, AUDIT_LOG_ON, (int64) 3600 * USECS_PER_SEC,
+							true, truncated, &lt);
+	}
 	decision.summaries = fill_summaries;
 	inventory_add(&rec, AUDIT_LOG_ON, 3600, &decision);
+	return true;
 }
 
 /*
@@ -306,7 +322,8 @@ pgtls_fill_fill(PG_FUNCTION_ARGS)
 	{
 		CHECK_FOR_INTERRUPTS();
 		fill_one_attempt(base + i, nfingerprints,
-						 now - (TimestampTz) (attempts - i) * 1000, now, hba_file);
+						 now - (TimestampTz) (attempts - i) * 1000, now, hba_file,
+						 false);
 	}
 
 	SpinLockAcquire(&inventory->mutex);
@@ -335,7 +352,7 @@ pgtls_fill_shmem_sizes(PG_FUNCTION_ARGS)
 		Size		entry;
 		int			capacity;
 		bool		lru;
-	}			parts[7];
+	}			parts[8];
 	int			n = 0;
 
 	fill_read_settings();
@@ -351,6 +368,7 @@ pgtls_fill_shmem_sizes(PG_FUNCTION_ARGS)
 	PART("hba_usage", sizeof(HbaKey), sizeof(HbaEntry), PGTLS_MAX_HBA_ENTRIES, true);
 	PART("client_fingerprints", sizeof(FingerprintKey), sizeof(FingerprintEntry), inventory_max_fingerprints, true);
 	PART("failures (log_failures = new)", sizeof(FailureKey), sizeof(FailureEntry), PGTLS_MAX_FAILURE_ENTRIES, true);
+	PART("deferred attempts", 0, sizeof(DeferredAttempt), INV_DEFERRED_SLOTS, false);
 #undef PART
 
 	for (int i = 0; i <= n; i++)
@@ -386,11 +404,48 @@ pgtls_fill_shmem_sizes(PG_FUNCTION_ARGS)
 }
 
 /*
+ * pgtls_fill.fill_deferred(attempts): leave attempts (1 to the number of
+ * deferred slots) synthetic attempts in the deferred slots, as connections
+ * that found the inventory's lock held leave theirs, numbered on from
+ * records_total as fill's (so they are distinct from filled ones, unless
+ * a fill runs between); the next lock holder (any reader: every view
+ * function) adds them.  Returns how many slots were claimed and not yet
+ * added after it (deferred_ready); an ERROR when a slot was not free.
+ */
+Datum
+pgtls_fill_fill_deferred(PG_FUNCTION_ARGS)
+{
+	int32		attempts = PG_GETARG_INT32(0);
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		base;
+
+	if (attempts < 1 || attempts > INV_DEFERRED_SLOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attempts must be between 1 and %d", INV_DEFERRED_SLOTS)));
+	fill_attach();
+	SpinLockAcquire(&inventory->mutex);
+	base = inventory->records_total;
+	SpinLockRelease(&inventory->mutex);
+	for (int32 i = 0; i < attempts; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!fill_one_attempt(base + i, attempts, now - (TimestampTz) (attempts - i) * 1000,
+							  now, HbaFileName ? HbaFileName : "pg_hba.conf", true))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no free deferred slot for attempt %d", i + 1)));
+	}
+	PG_RETURN_INT32((int32) pg_atomic_read_u32(&inventory->deferred_ready));
+}
+
+/*
  * pgtls_fill.hold_lock(ms): hold the inventory's spinlock for ms
  * milliseconds (0 to 10,000), as a holder descheduled that long would, so
- * that a test sees connections wait through the lock's short back-off
- * into s_lock() and then go on (test/t/016_faults.pl).  Nothing between
- * the acquire and the release can raise or check for interrupts.
+ * that a test sees connections defer their attempts instead of waiting,
+ * and wait into s_lock() when every deferred slot is taken
+ * (test/t/018_lock_wait.pl).  Nothing between the acquire and the release
+ * can raise or check for interrupts.
  */
 Datum
 pgtls_fill_hold_lock(PG_FUNCTION_ARGS)

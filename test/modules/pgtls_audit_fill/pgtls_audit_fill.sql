@@ -34,3 +34,11 @@ LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION pgtls_fill.hold_lock(integer) FROM PUBLIC;
 COMMENT ON FUNCTION pgtls_fill.hold_lock(integer) IS
 'Test-only: holds the inventory''s spinlock for ms milliseconds (0 to 10000), as a descheduled holder would; connections wait for it meanwhile';
+
+CREATE OR REPLACE FUNCTION pgtls_fill.fill_deferred(attempts integer)
+RETURNS integer
+AS '$libdir/pgtls_audit_fill', 'pgtls_fill_fill_deferred'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION pgtls_fill.fill_deferred(integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtls_fill.fill_deferred(integer) IS
+'Test-only: leaves attempts (1 to 16) synthetic attempts in the inventory''s deferred slots, as connections that found its lock held leave theirs; the next reader adds them; returns the slots waiting to be added';
