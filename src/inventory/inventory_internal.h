@@ -316,6 +316,7 @@ typedef struct InventoryLockStats
 	uint64		waits_in_s_lock;	/* contended waits that reached s_lock() */
 	uint64		hold_faults;	/* minor page faults taken while holding */
 	uint64		deferred;		/* connections that deferred their attempt */
+	uint64		deferred_slow;	/* of those, waits over INV_LOCK_SLOW_NS */
 } InventoryLockStats;
 
 /* slots for attempts whose connection found the lock held (see above) */

@@ -200,7 +200,10 @@ inventory_lock_count_deferred(bool timed, uint64 wait_ns)
 	if (wait_ns > ls->wait_max_ns)
 		ls->wait_max_ns = wait_ns;
 	if (wait_ns > INV_LOCK_SLOW_NS)
+	{
 		ls->waits_slow++;
+		ls->deferred_slow++;
+	}
 }
 
 /*
@@ -301,7 +304,7 @@ inventory_log_lock_timing(void)
 					(unsigned long long) ls->timed[INV_LOCK_READER]),
 			 errdetail("Longest wait %.3f ms, mean wait %.4f ms, waits over 1 ms: %llu; longest hold %.3f ms, mean hold %.4f ms, holds over 1 ms: %llu.  "
 					   "Contended (first test-and-set failed): %llu, of which waited over 1 ms: %llu; waits that went on in s_lock: %llu; page faults while holding: %llu.  "
-					   "Attempts deferred (the lock still held after the first spin; their waits are among the waits): %llu.",
+					   "Attempts deferred (the lock still held after the first spin; their waits are among the waits): %llu, of which waited over 1 ms: %llu.",
 					   ls->wait_max_ns / 1e6, ls->wait_total_ns / 1e6 / waits,
 					   (unsigned long long) ls->waits_slow,
 					   ls->hold_max_ns / 1e6, ls->hold_total_ns / 1e6 / Max(n, 1),
@@ -310,5 +313,6 @@ inventory_log_lock_timing(void)
 					   (unsigned long long) ls->contended_slow,
 					   (unsigned long long) ls->waits_in_s_lock,
 					   (unsigned long long) ls->hold_faults,
-					   (unsigned long long) ls->deferred)));
+					   (unsigned long long) ls->deferred,
+					   (unsigned long long) ls->deferred_slow)));
 }

@@ -288,7 +288,7 @@ my ($by_conn, $by_readers) =
 my ($wait_max, $wait_mean, $waits_slow, $hold_max, $hold_mean, $holds_slow,
 	$contended, $contended_slow, $in_s_lock, $hold_faults) = $tail =~
   /DETAIL:  Longest wait ([\d.]+) ms, mean wait ([\d.]+) ms, waits over 1 ms: (\d+); longest hold ([\d.]+) ms, mean hold ([\d.]+) ms, holds over 1 ms: (\d+)\.  Contended \(first test-and-set failed\): (\d+), of which waited over 1 ms: (\d+); waits that went on in s_lock: (\d+); page faults while holding: (\d+)\./;
-my ($deferred) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+)\./;
+my ($deferred, $deferred_slow) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+), of which waited over 1 ms: (\d+)\./;
 ok(defined $deferred, 'lock timing: the deferred attempts were logged');
 $deferred //= -1;
 is($by_conn + $deferred, $records,
@@ -301,12 +301,16 @@ ok($contended >= 0 && $contended <= $by_conn + $by_readers,
 ok($contended_slow >= 0 && $contended_slow <= $contended && $contended_slow <= $waits_slow,
 	'lock timing: the slow contended waits are a part of the contended ones and of the slow ones');
 ok($in_s_lock >= 0 && $in_s_lock <= $contended, 'lock timing: the waits in s_lock are a part of the contended ones');
+$deferred_slow //= -1;
+ok($deferred_slow >= 0 && $deferred_slow <= $deferred && $contended_slow + $deferred_slow <= $waits_slow,
+	'lock timing: the slow deferrals are a part of the deferrals and of the slow waits');
 diag sprintf("inventory lock: %s acquisitions by connections, %s deferrals, %s by readers; "
 	  . "longest wait %s ms (mean %s, %s over 1 ms), longest hold %s ms (mean %s, %s over 1 ms); "
-	  . "contended %s (%s of them over 1 ms, %s in s_lock), so %s waits over 1 ms were not contended; "
+	  . "contended %s (%s of them over 1 ms, %s in s_lock), deferred %s (%s of them over 1 ms), "
+	  . "so %s waits over 1 ms were neither; "
 	  . "page faults while holding %s (%.2f per acquisition)",
 	(map { $_ // '?' } $by_conn, $deferred, $by_readers, $wait_max, $wait_mean, $waits_slow,
 	$hold_max, $hold_mean, $holds_slow, $contended, $contended_slow, $in_s_lock,
-	$waits_slow - $contended_slow, $hold_faults),
+	$deferred, $deferred_slow, $waits_slow - $contended_slow - $deferred_slow, $hold_faults),
 	$hold_faults / (($by_conn // 0) + $by_readers || 1));
 done_testing();

@@ -93,7 +93,7 @@ my ($by_conn, $by_readers) =
   $tail =~ /LOG:  pgtls_audit inventory lock timing: (\d+) acquisitions by connections, (\d+) by readers/;
 my ($wait_max, $waits_slow, $contended, $contended_slow, $in_s_lock) = $tail =~
   /Longest wait ([\d.]+) ms, .*?waits over 1 ms: (\d+);.*Contended \(first test-and-set failed\): (\d+), of which waited over 1 ms: (\d+); waits that went on in s_lock: (\d+);/;
-my ($deferred) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+)\./;
+my ($deferred, $deferred_slow) = $tail =~ /Attempts deferred \(the lock still held after the first spin; their waits are among the waits\): (\d+), of which waited over 1 ms: (\d+)\./;
 is(($by_conn // 0) + ($deferred // -1), $want,
 	'lock timing: one acquisition by connections or one deferral per record');
 is($in_s_lock, 0, 'lock timing: no wait went on into s_lock (the logins deferred instead)');
