@@ -179,10 +179,28 @@ fill_offer(AuditOffer *o, uint32 f)
 }
 
 /*
+ * Leave rec in a deferred slot as a connection that found the lock held
+ * leaves its attempt: the same build and inventory.c's deferred_put.
+ * False when no slot is free.
+ */
+static bool
+fill_defer(const AuditRecord *rec)
+{
+	HistoryEntry h;
+	AttemptKeys keys;
+	InventoryLockTimer lt = {0};
+	uint64		truncated = 0;
+
+	history_entry_build(&h, rec, &truncated);
+	attempt_keys_build(&keys, &h, rec);
+	return deferred_put(&h, &keys, AUDIT_LOG_ON, (int64) 3600 * USECS_PER_SEC,
+						true, truncated, &lt);
+}
+
+/*
  * Synthetic attempt k (the values as described at pgtls_fill_fill), at
  * time ts, into the inventory through inventory_add; or, with defer, into
- * a deferred slot as a connection that found the lock held leaves it
- * (inventory.c's deferred_put; false when no slot is free).
+ * a deferred slot (fill_defer; false when no slot is free).
  */
 static bool
 fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
@@ -263,17 +281,7 @@ fill_one_attempt(uint64 k, int32 nfingerprints, TimestampTz ts,
 	rec.has_offer = true;
 
 	if (defer)
-	{
-		HistoryEntry h;
-		AttemptKeys keys;
-		InventoryLockTimer lt = {0};
-		uint64		truncated = 0;
-
-		history_entry_build(&h, &rec, &truncated);
-		attempt_keys_build(&keys, &h, &rec);
-		return deferred_put(&h, &keys, AUDIT_LOG_ON, (int64) 3600 * USECS_PER_SEC,
-							true, truncated, &lt);
-	}
+		return fill_defer(&rec);
 	decision.summaries = fill_summaries;
 	inventory_add(&rec, AUDIT_LOG_ON, 3600, &decision);
 	return true;
