@@ -1005,11 +1005,12 @@ deferred_drain(InventoryDecision *d, int capacity)
 /*
  * Add every deferred attempt that is READY, writing the summaries that
  * makes; lock says whether to take the lock (a reader, before it reads)
- * or not (the postmaster alone, at shutdown).  One attempt per pass, with
- * room on the stack for its summaries: nothing is allocated (the
- * postmaster runs this in proc_exit).  An attempt still being written into
- * its slot (microseconds) is the next holder's, as an attempt still
- * waiting for the lock would be.
+ * or not (the postmaster alone, at shutdown).  Room for two summaries on
+ * the stack, what one attempt can make: a pass adds attempts until one
+ * makes a summary, which is written before the next pass; nothing is
+ * allocated (the postmaster runs this in proc_exit).  An attempt still
+ * being written into its slot (microseconds) is the next holder's, as an
+ * attempt still waiting for the lock would be.
  */
 static void
 drain_deferred(bool lock)
